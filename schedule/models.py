@@ -1,0 +1,270 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from participants.models import Participant
+
+
+class Anchor(models.TextChoices):
+    CONSENT = "consent", "Consent (C0)"
+    FIRST_INFUSION = "first_infusion", "First infusion (D0)"
+    WITHDRAWAL = "withdrawal", "Withdrawal date"
+    EVENT = "event", "Event (unscheduled)"
+
+
+class Period(models.TextChoices):
+    SCREENING = "screening", "Screening"
+    TREATMENT = "treatment", "Treatment"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    UNSCHEDULED = "unscheduled", "Unscheduled"
+    TERMINATION = "termination", "Early termination"
+
+
+class VisitKind(models.TextChoices):
+    """What recording the visit as done also means for the participant."""
+
+    STANDARD = "standard", "Standard visit"
+    APHERESIS = "apheresis", "Leukapheresis (records collection and product id)"
+    FIRST_INFUSION = "first_infusion", "First infusion (sets D0, starts treatment)"
+    INFUSION = "infusion", "Infusion"
+    COMPLETION = "completion", "Completion visit (completes the participant)"
+    UNSCHEDULED = "unscheduled", "Unscheduled"
+
+
+class ProtocolVersion(models.Model):
+    """One version of the schedule of assessments. Amendments are new versions."""
+
+    version = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200)
+    effective_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="New participants are scheduled under the highest active version."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}: {self.name}"
+
+
+class VisitDefinition(models.Model):
+    protocol = models.ForeignKey(ProtocolVersion, on_delete=models.CASCADE, related_name="visits")
+    order = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=12)
+    name = models.CharField(max_length=100)
+    period = models.CharField(max_length=12, choices=Period.choices)
+    kind = models.CharField(max_length=16, choices=VisitKind.choices, default=VisitKind.STANDARD)
+    anchor = models.CharField(max_length=16, choices=Anchor.choices)
+    target_offset = models.IntegerField(help_text="Days after the anchor date.")
+    window_before = models.PositiveSmallIntegerField(default=0)
+    window_after = models.PositiveSmallIntegerField(default=0)
+    min_days_after_previous = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For infusions: days required since the previous one."
+    )
+    missable = models.BooleanField(
+        default=True, help_text="Whether a coordinator may record this visit as missed."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["protocol", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "code"], name="visitdef_code_per_protocol")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class AssessmentCondition(models.TextChoices):
+    ALWAYS = "", "Always"
+    WITHDRAWN_IN_TREATMENT = "withdrawn_in_treatment", "Only if withdrawn during treatment"
+
+
+class AssessmentDefinition(models.Model):
+    visit = models.ForeignKey(VisitDefinition, on_delete=models.CASCADE, related_name="assessments")
+    order = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=12)
+    name = models.CharField(max_length=100)
+    is_safety = models.BooleanField()
+    pre_dose = models.BooleanField(
+        default=False, help_text="Must be done and normal before the infusion is given."
+    )
+    max_age_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Pre-dose result must be at most this old."
+    )
+    due_hours_after_start = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Due this many hours after the visit started."
+    )
+    condition = models.CharField(
+        max_length=30, choices=AssessmentCondition.choices, blank=True, default=""
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["visit", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "code"], name="assessdef_code_per_visit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}{' (S)' if self.is_safety else ''}"
+
+
+class ParticipantSchedule(models.Model):
+    """Which protocol version a participant is scheduled under, and the anchors in use."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.CASCADE, related_name="schedule"
+    )
+    protocol = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="+")
+    consent_anchor = models.DateField(help_text="C0: consent date in the site's time zone.")
+    infusion_anchor = models.DateField(
+        null=True, blank=True, help_text="D0: first-infusion date (planned until it is given)."
+    )
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.participant} on protocol v{self.protocol.version}"
+
+
+class Reanchor(models.Model):
+    """A record that the first-infusion date moved and the visits not yet done moved with it."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="reanchors")
+    old_anchor = models.DateField()
+    new_anchor = models.DateField()
+    visits_moved = models.PositiveSmallIntegerField()
+    reason = models.TextField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["participant", "changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.participant}: D0 {self.old_anchor} → {self.new_anchor}"
+
+
+class VisitStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    DONE = "done", "Done"
+    MISSED = "missed", "Missed"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class Visit(models.Model):
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="visits")
+    definition = models.ForeignKey(VisitDefinition, on_delete=models.PROTECT, related_name="+")
+    occurrence = models.PositiveSmallIntegerField(
+        default=1, help_text="2 for a repeat leukapheresis, n for the n-th unscheduled visit."
+    )
+    status = models.CharField(
+        max_length=16, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED
+    )
+    target_date = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    actual_date = models.DateField(null=True, blank=True)
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the visit (e.g. the infusion) started, if known."
+    )
+    in_window = models.BooleanField(null=True, blank=True)
+    dose = models.CharField(max_length=60, blank=True, help_text="Infusions only.")
+    lot = models.CharField(max_length=60, blank=True, help_text="Infusions only.")
+    reason = models.TextField(blank=True, help_text="Why missed, unscheduled or not applicable.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant", "target_date", "definition__order", "occurrence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "definition", "occurrence"],
+                name="visit_once_per_occurrence",
+            )
+        ]
+        indexes = [
+            # Serves the reminder scan ("target in 7 days / 1 day") and the worklist's "due today".
+            models.Index(
+                fields=["target_date"],
+                name="visit_open_target_idx",
+                condition=Q(status="scheduled"),
+            ),
+            # Serves the "window closes tomorrow" reminder scan and the worklist's closing windows.
+            models.Index(
+                fields=["window_end"],
+                name="visit_open_window_end_idx",
+                condition=Q(status="scheduled"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        suffix = f" #{self.occurrence}" if self.occurrence > 1 else ""
+        return f"{self.participant.label} {self.definition.code}{suffix}"
+
+
+class AssessmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    MISSED = "missed", "Missed (visit missed)"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class Assessment(models.Model):
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="assessments")
+    definition = models.ForeignKey(AssessmentDefinition, on_delete=models.PROTECT, related_name="+")
+    # Copied from the definition so the overdue scan's partial index can filter on it.
+    is_safety = models.BooleanField()
+    status = models.CharField(
+        max_length=16, choices=AssessmentStatus.choices, default=AssessmentStatus.PENDING
+    )
+    due_at = models.DateTimeField(help_text="Overdue after this instant with no result.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=200, blank=True)
+    is_abnormal = models.BooleanField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["visit", "definition__order"]
+        indexes = [
+            # Serves the 15-minute overdue safety scan: pending safety items not yet flagged,
+            # by due time. Flagging sets overdue_flagged_at, which takes the row out of the index.
+            models.Index(
+                fields=["due_at"],
+                name="assess_overdue_scan_idx",
+                condition=Q(status="pending", is_safety=True, overdue_flagged_at__isnull=True),
+            ),
+            # Serves the 48-hour escalation scan over items flagged but still without a result.
+            models.Index(
+                fields=["overdue_flagged_at"],
+                name="assess_escalation_scan_idx",
+                condition=Q(status="pending", escalated_at__isnull=True)
+                & Q(overdue_flagged_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visit} {self.definition.code}"
+
+    @property
+    def late_by(self):
+        """How late the result came (None when on time or not yet recorded)."""
+        if self.completed_at and self.completed_at > self.due_at:
+            return self.completed_at - self.due_at
+        return None
