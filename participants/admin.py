@@ -1,1 +1,83 @@
-# Register your models here.
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from participants.models import Apheresis, Eligibility, Site, StaffProfile, StatusChange
+from participants.selectors import sites_visible_to
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    """Records written only by the services: viewable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "time_zone", "enrollment_target"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=sites_visible_to(request.user))
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "role", "reminder_mode"]
+    list_filter = ["role", "sites"]
+    filter_horizontal = ["sites"]
+    search_fields = ["user__username"]
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["participant", "from_status", "to_status", "effective_on", "changed_by"]
+    list_filter = ["to_status", "participant__site"]
+    search_fields = ["participant__study_id", "participant__screening_number"]
+    list_select_related = ["participant", "changed_by"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(participant__site__in=sites_visible_to(request.user))
+        )
+
+
+@admin.register(Eligibility)
+class EligibilityAdmin(ReadOnlyAdmin):
+    list_display = ["participant", "criteria_version", "assessed_on", "signed_off_by"]
+    list_select_related = ["participant", "signed_off_by"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(participant__site__in=sites_visible_to(request.user))
+        )
+
+
+@admin.register(Apheresis)
+class ApheresisAdmin(ReadOnlyAdmin):
+    list_display = [
+        "participant",
+        "collected_on",
+        "adequate_collection",
+        "product_id",
+        "manufacturing_failed_on",
+    ]
+    list_select_related = ["participant"]
+    search_fields = ["product_id", "participant__study_id"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(participant__site__in=sites_visible_to(request.user))
+        )

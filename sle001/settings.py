@@ -167,5 +167,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-for _folder in (VAR_DIR, VAR_DIR / "mail", _CELERY_FS_DIR / "queue", _CELERY_FS_DIR / "processed"):
+for _folder in (
+    VAR_DIR,
+    VAR_DIR / "mail",
+    STATIC_ROOT,
+    _CELERY_FS_DIR / "queue",
+    _CELERY_FS_DIR / "processed",
+):
     _folder.mkdir(parents=True, exist_ok=True)
