@@ -1,0 +1,204 @@
+"""What schedule a participant with a given consent date and first-infusion date would get.
+
+`schedule_preview` is pure: it works on a protocol in the shape of
+schedule.services.protocol_as_data() and on two dates, with no database and no clock, so a study
+manager can check an amendment's windows against real dates before loading it. `protocol_preview`
+is the one entry point that reads a stored protocol version and hands it to `schedule_preview`.
+"""
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from participants.services import MAX_CONSENT_TO_FIRST_INFUSION_DAYS
+from schedule.models import Anchor, ProtocolVersion, VisitKind
+from schedule.services import (
+    APHERESIS_TO_INFUSION_WARN_DAYS,
+    protocol_as_data,
+    protocol_current,
+    protocol_problems,
+)
+from schedule.windows import Window, window_for
+
+# First infusion planned 14-21 days after leukapheresis [PUBLIC "2-3 weeks"]: sooner leaves
+# manufacturing too little time.
+APHERESIS_TO_INFUSION_MIN_DAYS = 14
+
+COLUMNS = ("code", "name", "target_date", "window_start", "window_end", "assessments")
+SAFETY_MARK = "(S)"
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    code: str
+    name: str
+    kind: str
+    anchor: str
+    window: Window
+    assessments: tuple[str, ...]  # codes, safety ones marked "(S)"
+
+    def values(self, joiner: str = " ") -> dict[str, str]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "target_date": self.window.target.isoformat(),
+            "window_start": self.window.start.isoformat(),
+            "window_end": self.window.end.isoformat(),
+            "assessments": joiner.join(self.assessments),
+        }
+
+
+@dataclass
+class Preview:
+    protocol_version: int
+    rows: list[PreviewRow]
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_csv(self) -> str:
+        """CSV with a header row; assessments separated by ";" so the column stays one field."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow(row.values(";"))
+        return out.getvalue()
+
+    def as_table(self) -> str:
+        """Aligned columns for a terminal; the last (assessments) column is left ragged."""
+        lines = [dict(zip(COLUMNS, COLUMNS, strict=True))] + [r.values() for r in self.rows]
+        widths = {c: max(len(line[c]) for line in lines) for c in COLUMNS[:-1]}
+        text = []
+        for i, line in enumerate(lines):
+            text.append(
+                "  ".join(line[c].ljust(widths[c]) for c in COLUMNS[:-1])
+                + "  "
+                + line["assessments"]
+            )
+            if i == 0:
+                text.append("  ".join("-" * widths[c] for c in COLUMNS[:-1]) + "  " + "-" * 11)
+        return "\n".join(line.rstrip() for line in text) + "\n"
+
+
+def _assessment_label(assessment) -> str:
+    code, _name, is_safety, _extra = assessment
+    return f"{code}{SAFETY_MARK}" if is_safety else code
+
+
+def _span(window: Window) -> str:
+    if window.start == window.end:
+        return f"{window.start:%d %b %Y}"
+    return f"{window.start:%d %b}–{window.end:%d %b %Y}"
+
+
+def date_errors(consent_on: dt.date, first_infusion_on: dt.date | None) -> list[str]:
+    """PROTOCOL.md rules on the two anchors that no schedule can satisfy."""
+    if first_infusion_on is None:
+        return []
+    days = (first_infusion_on - consent_on).days
+    if days <= 0:
+        return [
+            f"The first infusion ({first_infusion_on:%d %b %Y}) must come after consent "
+            f"({consent_on:%d %b %Y})."
+        ]
+    if days > MAX_CONSENT_TO_FIRST_INFUSION_DAYS:
+        return [
+            f"Consent ({consent_on:%d %b %Y}) would be {days} days before the first infusion "
+            f"({first_infusion_on:%d %b %Y}); the protocol allows at most "
+            f"{MAX_CONSENT_TO_FIRST_INFUSION_DAYS}. Re-consent would be needed."
+        ]
+    return []
+
+
+def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
+    """Clashes between consent-anchored and first-infusion-anchored visits.
+
+    protocol_problems only compares visits sharing an anchor, because the gap between C0 and D0
+    is chosen per participant; these clashes therefore exist only for a given pair of dates.
+    """
+    warnings = []
+    by_consent = [r for r in rows if r.anchor == Anchor.CONSENT]
+    by_infusion = [r for r in rows if r.anchor == Anchor.FIRST_INFUSION]
+    for c in by_consent:
+        for d in by_infusion:
+            if c.window.target >= d.window.target:
+                warnings.append(
+                    f"{c.code} (target {c.window.target:%d %b %Y}) would fall on or after "
+                    f"{d.code} (target {d.window.target:%d %b %Y})."
+                )
+            elif c.window.overlaps(d.window):
+                warnings.append(
+                    f"The {c.code} window ({_span(c.window)}) overlaps {d.code} ({_span(d.window)})."
+                )
+    apheresis = next((r for r in by_consent if r.kind == VisitKind.APHERESIS), None)
+    first = next((r for r in by_infusion if r.kind == VisitKind.FIRST_INFUSION), None)
+    if apheresis and first:
+        gap = (first.window.target - apheresis.window.target).days
+        if gap < APHERESIS_TO_INFUSION_MIN_DAYS:
+            warnings.append(
+                f"The first infusion would be {gap} days after the planned leukapheresis "
+                f"({apheresis.window.target:%d %b %Y}); the protocol plans 14–21 days for "
+                "manufacturing."
+            )
+        elif gap > APHERESIS_TO_INFUSION_WARN_DAYS:
+            warnings.append(
+                f"The first infusion would be {gap} days after the planned leukapheresis "
+                f"({apheresis.window.target:%d %b %Y}); the protocol plans 14–21 days."
+            )
+    return warnings
+
+
+def schedule_preview(
+    data: dict,
+    consent_on: dt.date,
+    first_infusion_on: dt.date | None = None,
+    *,
+    protocol_errors: list[str] | tuple = (),
+) -> Preview:
+    """The visits of protocol `data` laid out from C0 (and D0, when given), sorted by date.
+
+    Event- and withdrawal-anchored visits (UNS, ET) have no date until the event, so they are not
+    listed. Without a first-infusion date only the consent-anchored visits are.
+    """
+    anchors = {Anchor.CONSENT: consent_on}
+    if first_infusion_on is not None:
+        anchors[Anchor.FIRST_INFUSION] = first_infusion_on
+    rows = []
+    for order, visit in enumerate(data["visits"]):
+        anchor_date = anchors.get(visit["anchor"])
+        if anchor_date is None:
+            continue
+        window = window_for(anchor_date, visit["offset"], visit["before"], visit["after"])
+        row = PreviewRow(
+            code=visit["code"],
+            name=visit["name"],
+            kind=visit.get("kind", VisitKind.STANDARD),
+            anchor=visit["anchor"],
+            window=window,
+            assessments=tuple(_assessment_label(a) for a in visit["assessments"]),
+        )
+        rows.append((window.target, order, row))
+    rows = [row for _target, _order, row in sorted(rows, key=lambda t: t[:2])]
+    errors = list(protocol_errors) + date_errors(consent_on, first_infusion_on)
+    warnings = [] if errors else cross_anchor_warnings(rows)
+    return Preview(protocol_version=data["version"], rows=rows, errors=errors, warnings=warnings)
+
+
+def protocol_preview(
+    consent_on: dt.date, first_infusion_on: dt.date | None = None, *, version: int | None = None
+) -> Preview:
+    """The preview under stored protocol `version` (default: the current one).
+
+    Raises ProtocolVersion.DoesNotExist for an unknown version and ValidationError when there is
+    no active protocol at all.
+    """
+    protocol = (
+        protocol_current() if version is None else ProtocolVersion.objects.get(version=version)
+    )
+    return schedule_preview(
+        protocol_as_data(protocol),
+        consent_on,
+        first_infusion_on,
+        protocol_errors=protocol_problems(protocol),
+    )
