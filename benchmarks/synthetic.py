@@ -1,0 +1,69 @@
+"""Synthetic participants at scale, built through the real services (no shortcuts in the data).
+
+Used only by the benchmarks: never imported by the app or the tests.
+"""
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+import time_machine
+from django.contrib.auth import get_user_model
+
+from participants.eligibility import criteria
+from participants.models import Site, StaffProfile, StaffRole
+from schedule import services
+
+SITES = [("B01", "America/New_York"), ("B02", "Europe/Berlin"), ("B03", "Australia/Sydney")]
+
+
+def _user(username: str, role: str, sites):
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+    profile, _ = StaffProfile.objects.get_or_create(user=user, defaults={"role": role})
+    profile.sites.set(sites)
+    return user
+
+
+def build(n_participants: int, today: dt.date, seed: int = 1) -> dict:
+    """`n_participants` spread over sites and phases: a third screening, a third in treatment,
+    a third in follow-up, with D0s spread over the past year so visits fall every day."""
+    rng = random.Random(seed)
+    sites = [
+        Site.objects.get_or_create(code=code, defaults={"name": code, "time_zone": tz})[0]
+        for code, tz in SITES
+    ]
+    coordinator = _user("bench-coordinator", StaffRole.COORDINATOR, sites)
+    investigator = _user("bench-investigator", StaffRole.INVESTIGATOR, sites)
+    answers = {c.code: c.kind == "inclusion" for c in criteria()}
+    for i in range(n_participants):
+        site = sites[i % len(sites)]
+        tz = ZoneInfo(site.time_zone)
+        stage = i % 3
+        d0 = today - dt.timedelta(days=rng.randint(0, 300)) if stage else None
+        consent_day = (
+            (d0 - dt.timedelta(days=45)) if d0 else today - dt.timedelta(rng.randint(0, 20))
+        )
+        consent_at = dt.datetime.combine(consent_day, dt.time(10), tzinfo=tz)
+        with time_machine.travel(consent_at + dt.timedelta(hours=1), tick=False):
+            participant = services.participant_consent(
+                site=site,
+                by=coordinator,
+                consent_at=consent_at,
+                consent_form_version="ICF v1",
+                age_at_consent=40,
+            )
+        if d0 is None:
+            continue
+        enrolled_on = consent_day + dt.timedelta(days=7)
+        with time_machine.travel(
+            dt.datetime.combine(enrolled_on, dt.time(15), tzinfo=tz), tick=False
+        ):
+            services.participant_enroll(
+                participant,
+                answers=answers,
+                assessed_on=enrolled_on,
+                signed_off_by=investigator,
+                by=coordinator,
+            )
+            services.first_infusion_plan(participant, planned_on=d0, by=coordinator)
+    return {"sites": sites, "coordinator": coordinator}
