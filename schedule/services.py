@@ -101,7 +101,11 @@ def protocol_copy_as_amendment(protocol: ProtocolVersion, *, name: str) -> Proto
     data = protocol_as_data(protocol)
     data["version"] = (ProtocolVersion.objects.order_by("-version").first().version or 0) + 1
     data["name"] = name
-    return protocol_load(data)
+    amendment = protocol_load(data)
+    # Inactive until the study manager has edited it and made it active on purpose.
+    amendment.is_active = False
+    amendment.save(update_fields=["is_active"])
+    return amendment
 
 
 def protocol_problems(protocol: ProtocolVersion) -> list[str]:
@@ -479,20 +483,17 @@ def _record_infusion(visit: Visit, *, actual_date, started_at, dose, lot, by) ->
         raise ValidationError({"started_at": "Enter the time the infusion started."})
     if not dose.strip() or not lot.strip():
         raise ValidationError("Enter the dose and the lot number of the infusion.")
-    previous = (
-        participant.visits.filter(
-            definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
-            definition__order__lt=visit.definition.order,
-        )
-        .select_related("definition")
-        .order_by("-definition__order")
-        .first()
-    )
-    if previous is None or previous.status != VisitStatus.DONE:
+    earlier = participant.visits.filter(
+        definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
+        definition__order__lt=visit.definition.order,
+    ).select_related("definition")
+    still_open = earlier.filter(status=VisitStatus.SCHEDULED).order_by("definition__order").first()
+    if still_open is not None:
         raise ValidationError(
-            f"Record {previous.definition.code if previous else 'the previous infusion'} before "
-            f"{visit.definition.code}."
+            f"Record {still_open.definition.code} (given or missed) before {visit.definition.code}."
         )
+    # A missed infusion does not count: spacing is from the last infusion actually given.
+    previous = earlier.filter(status=VisitStatus.DONE).order_by("-definition__order").first()
     gap = visit.definition.min_days_after_previous
     if gap and (actual_date - previous.actual_date).days < gap:
         raise ValidationError(
