@@ -11,6 +11,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from participants import services as participant_services
 from participants.models import Participant, Status
@@ -170,8 +171,8 @@ def _lay_out(
                 reason=reason,
             )
         )
-    Visit.objects.bulk_create(visits)
-    # bulk_create sets primary keys on PostgreSQL and SQLite 3.35+, both of which we support.
+    # The *_with_history helpers keep the audit trail that a plain bulk_create would skip.
+    visits = bulk_create_with_history(visits, Visit, default_change_reason=reason or "laid out")
     assessments = []
     for visit in visits:
         for a in visit.definition.assessments.all():
@@ -188,7 +189,7 @@ def _lay_out(
                     due_at=_assessment_due_at(a, visit, tz),
                 )
             )
-    Assessment.objects.bulk_create(assessments)
+    bulk_create_with_history(assessments, Assessment, default_change_reason="laid out")
     return visits
 
 
@@ -221,11 +222,23 @@ def participant_rescreen(old: Participant, *, by, **consent) -> Participant:
 
 def _close_open_visits(participant: Participant, reason: str, **filters) -> int:
     """Scheduled visits become not applicable, with their pending assessments."""
-    visits = participant.visits.filter(status=VisitStatus.SCHEDULED, **filters)
-    Assessment.objects.filter(visit__in=visits, status=AssessmentStatus.PENDING).update(
-        status=AssessmentStatus.NOT_APPLICABLE
+    visits = list(participant.visits.filter(status=VisitStatus.SCHEDULED, **filters))
+    _set_assessment_status(
+        Assessment.objects.filter(visit__in=visits, status=AssessmentStatus.PENDING),
+        AssessmentStatus.NOT_APPLICABLE,
+        reason,
     )
-    return visits.update(status=VisitStatus.NOT_APPLICABLE, reason=reason)
+    for visit in visits:
+        visit.status, visit.reason = VisitStatus.NOT_APPLICABLE, reason
+    bulk_update_with_history(visits, Visit, ["status", "reason"], default_change_reason=reason)
+    return len(visits)
+
+
+def _set_assessment_status(assessments, status: str, reason: str) -> None:
+    rows = list(assessments)
+    for a in rows:
+        a.status = status
+    bulk_update_with_history(rows, Assessment, ["status"], default_change_reason=reason)
 
 
 # --- First infusion (D0) -----------------------------------------------------------------------
@@ -299,7 +312,12 @@ def _reanchor(
                 # Moved later: no longer overdue, so it may be flagged again when it is.
                 a.overdue_flagged_at = a.escalated_at = None
             a.save(update_fields=["due_at", "overdue_flagged_at", "escalated_at"])
-    Visit.objects.bulk_update(moved, ["target_date", "window_start", "window_end"])
+    bulk_update_with_history(
+        moved,
+        Visit,
+        ["target_date", "window_start", "window_end"],
+        default_change_reason=f"re-anchored: {reason}",
+    )
     record = Reanchor.objects.create(
         participant=participant,
         old_anchor=schedule.infusion_anchor,
@@ -542,7 +560,11 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
     visit.recorded_by = by
     visit.recorded_at = timezone.now()
     visit.save()
-    visit.assessments.filter(status=AssessmentStatus.PENDING).update(status=AssessmentStatus.MISSED)
+    _set_assessment_status(
+        visit.assessments.filter(status=AssessmentStatus.PENDING),
+        AssessmentStatus.MISSED,
+        "visit missed",
+    )
     return visit
 
 
