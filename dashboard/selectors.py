@@ -1,0 +1,305 @@
+"""Read queries of the dashboard. Each page makes a fixed number of queries whatever the number
+of participants: related rows come through select_related/prefetch_related, per-participant
+figures (next visit, open safety items) through subqueries, never a query per row.
+
+Every read starts from dashboard.access, so it only ever sees the user's sites.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from dashboard import access
+from participants.models import Participant, Phase, Site, Status
+from participants.services import site_today
+from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
+from schedule.windows import study_day_label, study_day_offset
+
+CLOSING_SOON_DAYS = 3
+COMING_UP_DAYS = 7
+SCREENING_DAYS = 56  # 8 weeks [PUBLIC]
+INFUSIONS = 6
+FOLLOW_UP_DAYS = 365  # the Month 12 visit is Day 365
+
+
+def sites_with_today(user) -> list[tuple[Site, dt.date]]:
+    """The user's sites, each with its own calendar date: "today" differs between time zones."""
+    return [(s, site_today(s)) for s in access.visible_sites(user).order_by("code")]
+
+
+def _per_site(sites: list[tuple[Site, dt.date]], site_path: str, make) -> Q:
+    """OR of one condition per site, built from that site's today (make(today) -> Q)."""
+    q = Q(pk__in=[])
+    for s, today in sites:
+        q |= Q(**{site_path: s.pk}) & make(today)
+    return q
+
+
+def _site_today_expression(sites: list[tuple[Site, dt.date]]) -> Case:
+    return Case(
+        *[When(site_id=s.pk, then=Value(today)) for s, today in sites],
+        default=Value(timezone.now().date()),
+        output_field=DateField(),
+    )
+
+
+# --- Study days and progress ---------------------------------------------------------------------
+
+
+def study_day(d0: dt.date | None, day: dt.date | None) -> str:
+    if d0 is None or day is None:
+        return ""
+    return study_day_label(study_day_offset(d0, day), settings.STUDY_DAY_LABEL)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a participant is through screening (8 weeks), treatment (6 infusions) and follow-up
+    (12 months): a text and how full each of the three segments is (0 to 1)."""
+
+    text: str
+    screening: float
+    treatment: float
+    follow_up: float
+
+
+def phase_progress(p: Participant, today: dt.date) -> Progress:
+    if p.phase == Phase.SCREENING:
+        days = max((today - p.consent_date).days, 0)
+        week = min(days // 7 + 1, 8)
+        return Progress(f"screening week {week}/8", min(days / SCREENING_DAYS, 1), 0, 0)
+    if p.phase == Phase.TREATMENT:
+        n = p.infusions_received
+        return Progress(f"treatment {n}/{INFUSIONS} infusions", 1, n / INFUSIONS, 0)
+    if p.phase == Phase.FOLLOW_UP and p.first_infusion_at:
+        days = max((today - p.first_infusion_date).days, 0)
+        month = min(days // 30 + 1, 12)
+        text = f"follow-up month {month}/12"
+        if p.status == Status.LOST_TO_FOLLOW_UP:
+            text += " (lost to follow-up)"
+        return Progress(text, 1, 1, min(days / FOLLOW_UP_DAYS, 1))
+    if p.status == Status.COMPLETED:
+        return Progress("completed", 1, 1, 1)
+    return Progress(p.get_status_display().lower(), 0, 0, 0)
+
+
+# --- Worklist ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Worklist:
+    due_today: list[Visit] = field(default_factory=list)
+    closing_soon: list[Visit] = field(default_factory=list)
+    overdue_visits: list[Visit] = field(default_factory=list)
+    overdue_safety: list[Assessment] = field(default_factory=list)
+    coming_up: list[Visit] = field(default_factory=list)
+    today_by_site: dict[int, dt.date] = field(default_factory=dict)
+    sites: list[tuple[Site, dt.date]] = field(default_factory=list)
+
+
+def _open_visits(user) -> QuerySet[Visit]:
+    return (
+        access.visits_for(user)
+        .filter(status=VisitStatus.SCHEDULED)
+        .select_related("participant__site", "definition", "participant__schedule")
+    )
+
+
+def overdue_safety_items(user, now: dt.datetime | None = None) -> QuerySet[Assessment]:
+    """Safety assessments past due with no result (PROTOCOL.md, "Overdue rule")."""
+    now = now or timezone.now()
+    return (
+        access.assessments_for(user)
+        .filter(is_safety=True, status=AssessmentStatus.PENDING, due_at__lt=now)
+        .select_related("visit__participant__site", "visit__definition", "definition")
+        .order_by("due_at", "visit__participant__screening_number", "definition__order")
+    )
+
+
+def worklist(user, now: dt.datetime | None = None) -> Worklist:
+    """The coordinator's day: five lists, each one query.
+
+    "Due today" takes precedence: a visit due today whose window also closes within 3 days is
+    listed once, under today.
+    """
+    now = now or timezone.now()
+    sites = sites_with_today(user)
+    result = Worklist(today_by_site={s.pk: today for s, today in sites}, sites=sites)
+    if not sites:
+        return result
+    site = "participant__site"
+    due_today = _per_site(sites, site, lambda t: Q(target_date=t))
+    closing = _per_site(
+        sites,
+        site,
+        lambda t: Q(window_end__gte=t, window_end__lte=t + dt.timedelta(days=CLOSING_SOON_DAYS)),
+    )
+    overdue = _per_site(sites, site, lambda t: Q(window_end__lt=t))
+    coming = _per_site(
+        sites,
+        site,
+        lambda t: Q(target_date__gt=t, target_date__lte=t + dt.timedelta(days=COMING_UP_DAYS)),
+    )
+    order = ("target_date", "participant__screening_number", "definition__order")
+    result.due_today = list(_open_visits(user).filter(due_today).order_by(*order))
+    result.closing_soon = list(
+        _open_visits(user).filter(closing & ~due_today).order_by("window_end", *order)
+    )
+    result.overdue_visits = list(_open_visits(user).filter(overdue).order_by("window_end", *order))
+    result.overdue_safety = list(overdue_safety_items(user, now))
+    result.coming_up = list(_open_visits(user).filter(coming).order_by(*order))
+    return result
+
+
+# --- Participants ----------------------------------------------------------------------------------
+
+
+def _count(queryset: QuerySet, group_by: str) -> Coalesce:
+    counted = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def participant_rows(user, now: dt.datetime | None = None) -> QuerySet[Participant]:
+    """Participants with their next visit, open and overdue safety items, in one query."""
+    now = now or timezone.now()
+    sites = sites_with_today(user)
+    next_visit = Visit.objects.filter(
+        participant=OuterRef("pk"), status=VisitStatus.SCHEDULED
+    ).order_by("target_date", "definition__order", "occurrence")
+    pending_safety = Assessment.objects.filter(
+        visit__participant=OuterRef("pk"), is_safety=True, status=AssessmentStatus.PENDING
+    )
+    return (
+        access.participants_for(user)
+        .select_related("site")
+        .annotate(
+            site_today=_site_today_expression(sites),
+            next_visit_id=Subquery(next_visit.values("pk")[:1]),
+            next_visit_code=Subquery(next_visit.values("definition__code")[:1]),
+            next_target=Subquery(next_visit.values("target_date")[:1]),
+            next_window_start=Subquery(next_visit.values("window_start")[:1]),
+            next_window_end=Subquery(next_visit.values("window_end")[:1]),
+            # "Open": the visit's window has opened (in the site's time zone).
+            open_safety=_count(
+                pending_safety.filter(visit__window_start__lte=OuterRef("site_today")),
+                "visit__participant",
+            ),
+            overdue_safety=_count(pending_safety.filter(due_at__lt=now), "visit__participant"),
+        )
+        .order_by("site__code", "screening_number")
+    )
+
+
+@dataclass
+class ParticipantPage:
+    participant: Participant
+    today: dt.date
+    d0: dt.date | None
+    visits: list[Visit]
+    history: list
+    progress: Progress
+
+
+def participant_page(user, pk: int) -> ParticipantPage:
+    """One participant of the user's sites (404 otherwise), with the whole timeline."""
+    participant = get_object_or_404(
+        access.participants_for(user).select_related("site", "schedule__protocol"), pk=pk
+    )
+    visits = list(
+        participant.visits.select_related("definition")
+        .prefetch_related(
+            Prefetch(
+                "assessments",
+                queryset=Assessment.objects.select_related("definition").order_by(
+                    "definition__order", "pk"
+                ),
+            )
+        )
+        .order_by("target_date", "definition__order", "occurrence")
+    )
+    history = list(participant.status_changes.select_related("changed_by").order_by("-changed_at"))
+    today = site_today(participant.site)
+    schedule = getattr(participant, "schedule", None)
+    return ParticipantPage(
+        participant=participant,
+        today=today,
+        d0=schedule.infusion_anchor if schedule else None,
+        visits=visits,
+        history=history,
+        progress=phase_progress(participant, today),
+    )
+
+
+def visit_for(user, pk: int) -> Visit:
+    return get_object_or_404(
+        access.visits_for(user).select_related(
+            "participant__site", "participant__schedule", "definition"
+        ),
+        pk=pk,
+    )
+
+
+def assessment_for(user, pk: int) -> Assessment:
+    return get_object_or_404(
+        access.assessments_for(user).select_related(
+            "visit__participant__site", "visit__definition", "definition"
+        ),
+        pk=pk,
+    )
+
+
+def investigators_of(site: Site):
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True, staff_profile__role="investigator", staff_profile__sites=site
+        )
+        .order_by("username")
+    )
+
+
+# --- Calendar and feed -----------------------------------------------------------------------------
+
+
+def calendar_visits(
+    user, start: dt.date, end: dt.date, site: Site | None = None
+) -> QuerySet[Visit]:
+    """Visits between start and end inclusive: done ones on the day they happened, the others on
+    their target date. Visits no longer applicable are left out."""
+    visits = access.visits_for(user).filter(
+        Q(status=VisitStatus.DONE, actual_date__range=(start, end))
+        | Q(status__in=(VisitStatus.SCHEDULED, VisitStatus.MISSED), target_date__range=(start, end))
+    )
+    if site is not None:
+        visits = visits.filter(participant__site=site)
+    return visits.select_related("participant__site", "definition").order_by(
+        "target_date", "participant__site__code", "participant__screening_number"
+    )
+
+
+def feed_visits(user) -> QuerySet[Visit]:
+    return (
+        access.visits_for(user)
+        .exclude(status=VisitStatus.NOT_APPLICABLE)
+        .select_related("participant__site", "definition")
+        .order_by("target_date", "pk")
+    )
