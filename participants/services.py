@@ -249,6 +249,14 @@ def participant_enroll(
         raise ValidationError(
             {"signed_off_by": "Eligibility must be signed off by an investigator."}
         )
+    # Only an investigator of the participant's own site is delegated to judge eligibility there.
+    if not profile.sites.filter(pk=participant.site_id).exists():
+        raise ValidationError(
+            {
+                "signed_off_by": f"Eligibility must be signed off by an investigator of "
+                f"{participant.site.code}; {signed_off_by.get_username()} is not one."
+            }
+        )
     Eligibility.objects.update_or_create(
         participant=participant,
         defaults={
