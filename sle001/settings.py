@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "participants",
     "schedule",
     "dashboard",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.heartbeat",
             ],
         },
     },
@@ -84,6 +86,9 @@ DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite waits for a lock instead of failing at once when the worker and web write together.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Take the write lock when a transaction begins: two deferred transactions that both read and
+    # then write (two scans, worker + web) would otherwise fail with "database is locked".
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -149,6 +154,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Every periodic job (notifications/tasks.py). Each records a heartbeat (notifications.JobHeartbeat).
+CELERY_BEAT_SCHEDULE = {
+    # Only creates outbox rows; each row's send_after holds it until 08:00 site time.
+    "scan-reminders": {"task": "notifications.tasks.scan_reminders", "schedule": 3600.0},
+    "flag-overdue": {"task": "notifications.tasks.flag_overdue", "schedule": 900.0},
+    # Sends every due pending row, so nothing is lost when an enqueue failed (broker down).
+    "deliver-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
+}
 
 # --- The study ---------------------------------------------------------------------------------
 # How study days are labelled on screens: "day0" counts the first infusion as Day 0 (the sponsor's
@@ -160,6 +173,16 @@ REMINDER_DAYS_BEFORE = env_int_list("REMINDER_DAYS_BEFORE", [7, 1])
 REMINDER_HOUR = env_int("REMINDER_HOUR", 8, minimum=0)
 if REMINDER_HOUR > 23:
     raise ImproperlyConfigured(f"REMINDER_HOUR={REMINDER_HOUR} must be between 0 and 23.")
+
+# --- Notifications (notifications/) ------------------------------------------------------------
+# Send attempts before a row is marked failed (retries back off: 1, 5, 15, 60 minutes...).
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5, minimum=1)
+# A claim older than this is taken to belong to a dead worker and the row may be claimed again.
+OUTBOX_CLAIM_TIMEOUT_SECONDS = env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 600, minimum=1)
+# Hours after an overdue safety flag with still no result before the study manager is emailed.
+OVERDUE_ESCALATION_HOURS = env_int("OVERDUE_ESCALATION_HOURS", 48, minimum=1)
+# Staff see a red banner and /healthz answers 503 when a periodic job has not run for this long.
+HEARTBEAT_STALE_MINUTES = env_int("HEARTBEAT_STALE_MINUTES", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

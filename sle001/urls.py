@@ -3,8 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from notifications.views import healthz
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("dashboard.urls")),
 ]

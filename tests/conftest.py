@@ -132,3 +132,197 @@ def make_consented(protocol, site, coordinator):
         return consent(extra.pop("site", site), coordinator, day, **extra)
 
     return make
+
+
+# --- Notifications: brokers, a real SMTP server and a real Celery worker -----------------------
+# (appended by the notifications app; used by tests/test_notifications_*.py)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the test database is a FILE, not Django's usual in-memory one, so that a Celery
+    worker subprocess (tests/test_notifications_worker.py) can share it with the tests."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+def use_celery_broker(url: str) -> str:
+    """Point this process's Celery app at `url` (tests only); returns the previous URL."""
+    from sle001.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = url
+    # Connections and producers made for the old broker must not be reused.
+    app._pool = None
+    app.amqp._producer_pool = None
+    return old
+
+
+@pytest.fixture
+def memory_broker():
+    """Tasks enqueued by the code under test go to an in-process broker, not var/celery/."""
+    old = use_celery_broker("memory://")
+    yield
+    use_celery_broker(old)
+
+
+class SMTPCollector:
+    """aiosmtpd handler that keeps each message received. `block_after = n` makes the SMTP
+    conversation of message n+1 hang at MAIL FROM until `release()` (to kill a worker mid-send)."""
+
+    def __init__(self):
+        import threading
+
+        self.messages = []
+        self.block_after = None
+        self.blocked = threading.Event()
+        self._release = threading.Event()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        import asyncio
+
+        if self.block_after is not None and len(self.messages) >= self.block_after:
+            self.blocked.set()
+            while not self._release.is_set():
+                await asyncio.sleep(0.05)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def release(self):
+        self.block_after = None
+        self._release.set()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port: `.port`, `.handler.messages`."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = SMTPCollector()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    controller.handler = handler
+    yield controller
+    handler.release()
+    controller.stop()
+
+
+NOTIFY_REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/5")
+
+
+@pytest.fixture
+def redis_broker():
+    """This process enqueues on the real Redis (db 5 by default, emptied first)."""
+    import redis
+
+    client = redis.Redis.from_url(NOTIFY_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        require_service(f"Redis ({NOTIFY_REDIS_URL})")
+    client.flushdb()
+    old = use_celery_broker(NOTIFY_REDIS_URL)
+    yield NOTIFY_REDIS_URL
+    use_celery_broker(old)
+    client.flushdb()
+    client.close()
+
+
+def _database_url_for_subprocess() -> str:
+    """The test database as a DATABASE_URL, so another process opens the same one."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, redis_broker, smtp_server, tmp_path):
+    """Start real `celery -A sle001 worker` processes on Redis, sending to `smtp_server` and using
+    the test database. Call it (with extra env) to start one; each is SIGKILLed at teardown."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    started = []
+
+    def start(**extra_env):
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CELERY_", "EMAIL_", "DATABASE_", "PYTEST_"))
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="sle001.settings",
+            DATABASE_URL=_database_url_for_subprocess(),
+            CELERY_BROKER_URL=redis_broker,
+            EMAIL_BACKEND="smtp",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(smtp_server.port),
+            VAR_DIR=str(tmp_path / "var"),
+            LOG_LEVEL="WARNING",
+        )
+        env.update({k: str(v) for k, v in extra_env.items()})
+        log_path = tmp_path / f"worker{len(started)}.log"
+        log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("celery")),
+                "-A",
+                "sle001",
+                "worker",
+                "--pool=solo",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+                "-n",
+                f"notify-test-{len(started)}@%h",
+            ],
+            cwd=str(Path(__file__).resolve().parent.parent),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so SIGKILL reaches all of it
+        )
+        started.append((proc, log))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None or " ready." in log_path.read_text():
+                break
+            time.sleep(0.1)
+        if proc.poll() is not None or " ready." not in log_path.read_text():
+            raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        proc.log_path = log_path
+        return proc
+
+    def kill(proc):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    start.kill = kill
+    yield start
+    for proc, log in started:
+        kill(proc)
+        log.close()

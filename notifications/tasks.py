@@ -1,0 +1,33 @@
+"""Celery tasks: thin and idempotent. Each takes ids (or nothing), calls a service and, for the
+periodic jobs, records a heartbeat. The beat schedule is CELERY_BEAT_SCHEDULE in settings."""
+
+from celery import shared_task
+
+from notifications import services
+
+
+@shared_task(ignore_result=True)
+def send_outbox_email(outbox_id: int) -> str:
+    # Safe to run twice or late: the row is claimed first, so a second run finds nothing to do.
+    return services.outbox_send(outbox_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_outbox() -> str:
+    result = services.outbox_deliver_due()
+    services.heartbeat_record("deliver_outbox", str(result))
+    return str(result)
+
+
+@shared_task(ignore_result=True)
+def scan_reminders() -> str:
+    result = services.reminders_scan()
+    services.heartbeat_record("scan_reminders", str(result))
+    return str(result)
+
+
+@shared_task(ignore_result=True)
+def flag_overdue() -> str:
+    result = services.overdue_scan()
+    services.heartbeat_record("flag_overdue", str(result))
+    return str(result)
