@@ -1,0 +1,120 @@
+"""Heartbeat: the periodic jobs record when they ran; staff see a red banner and /healthz answers
+503 when they have stopped for 30 minutes, or when the database or broker is down."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+
+from notifications import tasks
+from notifications.context_processors import heartbeat
+from notifications.models import JobHeartbeat
+from notifications.selectors import heartbeat_problem
+from tests.conftest import UTC, use_celery_broker
+
+pytestmark = pytest.mark.usefixtures("memory_broker")
+
+NOW = dt.datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+
+
+def run_every_job(at):
+    with time_machine.travel(at, tick=False):
+        tasks.deliver_outbox()
+        tasks.flag_overdue()
+        tasks.scan_reminders()
+
+
+def test_each_periodic_job_records_its_heartbeat(db):
+    run_every_job(NOW)
+    beats = {b.name: b for b in JobHeartbeat.objects.all()}
+    assert set(beats) == {"deliver_outbox", "flag_overdue", "scan_reminders"}
+    assert all(b.last_finished_at == NOW for b in beats.values())
+    assert beats["deliver_outbox"].last_summary == "no email due"
+
+
+def test_every_beat_job_is_a_registered_task():
+    from django.conf import settings
+
+    from sle001.celery import app
+
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+
+
+def test_no_problem_within_30_minutes_then_a_message(db):
+    run_every_job(NOW)
+    assert heartbeat_problem(NOW + dt.timedelta(minutes=30)) is None
+    message = heartbeat_problem(NOW + dt.timedelta(minutes=31))
+    assert "have not run for 31 minutes" in message
+    assert "deliver_outbox" in message and "flag_overdue" in message
+    # The hourly scan is allowed two of its intervals.
+    assert "scan_reminders" not in message
+
+
+def test_never_run_is_a_problem(db):
+    assert "never run" in heartbeat_problem(NOW)
+
+
+def test_banner_only_for_staff(db, django_user_model):
+    staff = django_user_model.objects.create_user("s", is_staff=True)
+    plain = django_user_model.objects.create_user("p")
+    request = RequestFactory().get("/")
+    request.user = plain
+    assert heartbeat(request) == {"heartbeat_problem": None}
+    request.user = staff
+    problem = heartbeat(request)["heartbeat_problem"]
+    assert "never run" in problem
+    html = render_to_string("includes/heartbeat_banner.html", {"heartbeat_problem": problem})
+    assert 'role="alert"' in html and "never run" in html
+    assert (
+        render_to_string("includes/heartbeat_banner.html", {"heartbeat_problem": None}).strip()
+        == ""
+    )
+
+
+def test_admin_pages_show_the_banner_to_staff(admin_client):
+    with time_machine.travel(NOW, tick=False):
+        assert 'id="heartbeat-banner"' in admin_client.get("/admin/").content.decode()
+        run_every_job(NOW)
+        assert 'id="heartbeat-banner"' not in admin_client.get("/admin/").content.decode()
+    with time_machine.travel(NOW + dt.timedelta(minutes=45), tick=False):
+        page = admin_client.get("/admin/").content.decode()
+    assert 'id="heartbeat-banner"' in page and "45 minutes" in page
+
+
+def test_healthz_ok_when_jobs_ran_and_database_and_broker_answer(db, client):
+    run_every_job(NOW)
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["broker"]["ok"] and body["periodic_jobs"]["ok"]
+
+
+def test_healthz_503_when_jobs_stopped(db, client):
+    run_every_job(NOW)
+    with time_machine.travel(NOW + dt.timedelta(minutes=40), tick=False):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert not body["periodic_jobs"]["ok"]
+    late = {j["job"] for j in body["periodic_jobs"]["jobs"] if not j["ok"]}
+    assert late == {"deliver_outbox", "flag_overdue"}
+
+
+def test_healthz_503_when_the_broker_is_down(db, client):
+    run_every_job(NOW)
+    old = use_celery_broker("redis://127.0.0.1:1/0")
+    try:
+        with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+            response = client.get("/healthz")
+    finally:
+        use_celery_broker(old)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker"] == {"ok": False, "error": "OperationalError"}
+    assert body["database"]["ok"] and body["periodic_jobs"]["ok"]
