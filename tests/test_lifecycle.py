@@ -664,3 +664,22 @@ def test_death_closes_every_open_visit(journey, coordinator):
     }
     assert statuses(p)["M12"] == VisitStatus.NOT_APPLICABLE
     assert p.status_changes.last().details == {"sae_reference": "SAE-0042"}
+
+
+def test_a_missed_infusion_does_not_block_the_next_one(journey, coordinator):
+    journey.to_treatment()
+    journey.infuse(2, D0 + days(7))
+    inf3 = journey.visit("INF3")
+    with journey.on(inf3.window_end + days(1)):
+        services.visit_mark_missed(inf3, reason="held for CRS grade 2", by=coordinator)
+    # INF4 is spaced from the last infusion given (INF2), and is recorded.
+    journey.infuse(4, D0 + days(21))
+    assert journey.visit("INF4").status == VisitStatus.DONE
+    assert journey.refresh().infusions_received == 3
+
+
+def test_an_infusion_is_refused_while_the_previous_one_is_still_open(journey):
+    journey.to_treatment()
+    with pytest.raises(ValidationError, match=r"Record INF2 \(given or missed\) before INF3"):
+        journey.infuse(3, D0 + days(14))
+    assert journey.visit("INF3").status == VisitStatus.SCHEDULED
