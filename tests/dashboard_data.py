@@ -8,8 +8,8 @@ import datetime as dt
 import time_machine
 
 from schedule import services
-from schedule.models import Visit
-from tests.conftest import all_met, consent
+from schedule.models import AssessmentStatus, Visit
+from tests.conftest import all_met, consent, local
 
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 10)
@@ -28,9 +28,24 @@ def visit(participant, code: str) -> Visit:
     return participant.visits.select_related("definition").get(definition__code=code)
 
 
+def complete_visit(v: Visit, day: dt.date, by, **extra) -> None:
+    """Record a visit done on `day` with every assessment normal at noon site time."""
+    services.visit_record_done(v, actual_date=day, by=by, **extra)
+    for a in v.assessments.filter(status=AssessmentStatus.PENDING):
+        services.assessment_record(
+            a,
+            result="normal",
+            is_abnormal=False,
+            completed_at=local(day, 12, v.participant.site.time_zone),
+            by=by,
+        )
+
+
 def enrolled(site, coordinator, investigator, consent_on: dt.date, *, d0: dt.date | None = None):
-    """Consented, enrolled the day after consent, and (if d0) with the first infusion planned."""
+    """Consented (screening visit done), enrolled the day after consent, and (if d0) with the
+    first infusion planned."""
     p = consent(site, coordinator, consent_on)
+    complete_visit(visit(p, "SCR"), consent_on, coordinator)
     services.participant_enroll(
         p,
         answers=all_met(),
@@ -62,11 +77,15 @@ def worklist_scenario(site, site2, coordinator, investigator):
     }
 
 
-def populate(n: int, sites, coordinator, investigator, *, start: int = 0):
-    """`n` participants spread over `sites` and over screening/enrolled/planned states."""
+def populate(n: int, sites, coordinator, investigators, *, start: int = 0):
+    """`n` participants spread over `sites` and over screening/enrolled/planned states.
+
+    `investigators`: one investigator per site, in the order of `sites` (sign-off is per site).
+    """
     made = []
     for i in range(start, start + n):
         site = sites[i % len(sites)]
+        investigator = investigators[i % len(sites)]
         consent_on = TODAY - days(1 + i % 50)
         if i % 3 == 0 and consent_on <= TODAY - days(2):
             d0 = consent_on + days(40)
