@@ -1,0 +1,42 @@
+"""manage.py seed_demo: demo sites, logins and ~30 participants dated around today."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from schedule.demo import DEMO_PASSWORD, demo_seed
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo sites S01 (New York), S02 (Berlin), S03 (Sydney), staff logins and about 30 "
+        "participants in every status, dated around today. Safe to run again: logins get the "
+        "password again and nothing else changes once the demo sites have participants."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--password",
+            default=DEMO_PASSWORD,
+            help=f"Password for every demo login (default: {DEMO_PASSWORD}).",
+        )
+
+    def handle(self, *args, **options):
+        password = options.get("password") or DEMO_PASSWORD
+        try:
+            summary = demo_seed(password=password)
+        except ValidationError as e:
+            raise CommandError("Demo data not created: " + " ".join(e.messages)) from None
+        if summary.participants_created:
+            self.stdout.write(f"Created {summary.participants_created} participants.")
+        else:
+            self.stdout.write("The demo sites already have participants; none added.")
+        self.stdout.write("\nParticipants by status:")
+        for status, count in summary.status_counts.items():
+            self.stdout.write(f"  {status:<22} {count:>3}")
+        self.stdout.write(
+            f"\nOpen visits due today: {summary.due_today}; windows closing within 3 days: "
+            f"{summary.closing_soon}; overdue safety assessments: {summary.overdue_safety}."
+        )
+        self.stdout.write(f"\nLogins (password: {password}):")
+        for username, role, sites in summary.logins:
+            self.stdout.write(f"  {username:<18} {role:<24} {sites}")
