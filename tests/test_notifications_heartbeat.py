@@ -118,3 +118,20 @@ def test_healthz_503_when_the_broker_is_down(db, client):
     body = response.json()
     assert body["broker"] == {"ok": False, "error": "OperationalError"}
     assert body["database"]["ok"] and body["periodic_jobs"]["ok"]
+
+
+def test_beat_runs_every_periodic_job_once_at_start(monkeypatch):
+    from django.conf import settings
+
+    from sle001.celery import app, run_periodic_jobs_at_start
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, *a, **kw: sent.append(name))
+
+    class Beat:
+        pass
+
+    beat = Beat()
+    beat.app = app
+    run_periodic_jobs_at_start(beat)
+    assert sorted(sent) == sorted(e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values())
