@@ -125,7 +125,6 @@ STORIES = (
     Story("S02", 74, leave_open=_s("INF5")),  # INF5 window closes tomorrow
     Story("S02", 100, stop_early_after=3, results_missing=_s("EOT.IGG", "EOT.CBC")),
     Story("S02", 110, missed=_s("M2")),
-    Story("S02", 88),  # follow-up: EOT next week
     Story("S02", 170, ending=("lost", 135, (150, 155, 160))),
     Story("S02", 20, ending=("withdraw", 5)),  # withdrew consent during screening
     # --- S03, Sydney
@@ -139,7 +138,6 @@ STORIES = (
     Story("S03", 60, ending=("die", 56)),  # died during treatment
     Story("S03", 240, ending=("withdraw", 200), record_et=True),  # withdrew in follow-up
     Story("S03", 130, ending=("lost", 95, (110, 115, 120))),
-    Story("S03", 185),  # follow-up after Month 3
 )
 
 
