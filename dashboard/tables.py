@@ -13,6 +13,8 @@ from dashboard.selectors import phase_progress, study_day
 from schedule.models import AssessmentStatus, VisitStatus
 
 DATE = "%d %b %Y"
+# Dates and ids read badly when broken over lines.
+NOWRAP = {"td": {"class": "nowrap"}}
 
 
 def fmt_date(day: dt.date | None) -> str:
@@ -64,7 +66,10 @@ class BaseTable(tables.Table):
 
 class ParticipantTable(BaseTable):
     label = tables.Column(
-        "Study id", accessor="screening_number", order_by=("study_id", "screening_number")
+        "Study id",
+        accessor="screening_number",
+        order_by=("study_id", "screening_number"),
+        attrs=NOWRAP,
     )
     site = tables.Column("Site", accessor="site__code", order_by=("site__code",))
     status = tables.Column("Status")
@@ -72,7 +77,9 @@ class ParticipantTable(BaseTable):
         "Phase and progress", accessor="phase", order_by=("phase", "consent_at")
     )
     next_visit = tables.Column("Next visit", accessor="next_visit_code", order_by=("next_target",))
-    window = tables.Column("Window", accessor="next_window_start", order_by=("next_window_start",))
+    window = tables.Column(
+        "Window", accessor="next_window_start", order_by=("next_window_start",), attrs=NOWRAP
+    )
     days_left = tables.Column(
         "Days to window end", accessor="next_window_end", order_by=("next_window_end",)
     )
@@ -165,11 +172,17 @@ class ParticipantTable(BaseTable):
 class VisitTable(BaseTable):
     """Open visits with a one-click link to record each."""
 
-    participant = tables.Column("Participant", accessor="participant__screening_number")
+    # Meta is not inherited by a table without one: repeat it, or the styling and order rules go.
+    class Meta(BaseTable.Meta):
+        pass
+
+    participant = tables.Column(
+        "Participant", accessor="participant__screening_number", attrs=NOWRAP
+    )
     site = tables.Column("Site", accessor="participant__site__code")
     visit = tables.Column("Visit", accessor="definition__code")
-    target = tables.Column("Target", accessor="target_date")
-    window = tables.Column("Window", accessor="window_start")
+    target = tables.Column("Target", accessor="target_date", attrs=NOWRAP)
+    window = tables.Column("Window", accessor="window_start", attrs=NOWRAP)
     days_left = tables.Column("Days to window end", accessor="window_end")
     action = tables.Column("", accessor="pk", exclude_from_export=True)
 
@@ -239,7 +252,13 @@ class VisitTable(BaseTable):
 
 
 class OverdueSafetyTable(BaseTable):
-    participant = tables.Column("Participant", accessor="visit__participant__screening_number")
+    # Meta is not inherited by a table without one: repeat it, or the styling and order rules go.
+    class Meta(BaseTable.Meta):
+        pass
+
+    participant = tables.Column(
+        "Participant", accessor="visit__participant__screening_number", attrs=NOWRAP
+    )
     site = tables.Column("Site", accessor="visit__participant__site__code")
     visit = tables.Column("Visit", accessor="visit__definition__code")
     assessment = tables.Column("Safety assessment", accessor="definition__code")
@@ -266,6 +285,9 @@ class OverdueSafetyTable(BaseTable):
 
     def render_due(self, record):
         local = record.due_at.astimezone(record.visit.participant.site.tz)
+        if local.time() == dt.time(0):
+            # Due when the window closes, i.e. at the first instant of the next day.
+            return f"end of {fmt_date(local.date() - dt.timedelta(days=1))}"
         return local.strftime(f"{DATE} %H:%M")
 
     def value_due(self, record):
@@ -293,8 +315,8 @@ class OverdueSafetyTable(BaseTable):
 class TimelineTable(BaseTable):
     visit = tables.Column("Visit", accessor="definition__code")
     day = tables.Column("Study day", accessor="target_date", empty_values=())
-    target = tables.Column("Target", accessor="target_date")
-    window = tables.Column("Window", accessor="window_start")
+    target = tables.Column("Target", accessor="target_date", attrs=NOWRAP)
+    window = tables.Column("Window", accessor="window_start", attrs=NOWRAP)
     actual = tables.Column("Actual date", accessor="actual_date")
     status = tables.Column("Status")
     in_window = tables.Column("In window", empty_values=())
@@ -444,6 +466,10 @@ class TimelineTable(BaseTable):
 
 
 class HistoryTable(BaseTable):
+    # Meta is not inherited by a table without one: repeat it, or the styling and order rules go.
+    class Meta(BaseTable.Meta):
+        pass
+
     effective_on = tables.Column("Date")
     from_status = tables.Column("From")
     to_status = tables.Column("To")
@@ -480,9 +506,15 @@ class HistoryTable(BaseTable):
 
 
 class CalendarTable(BaseTable):
+    # Meta is not inherited by a table without one: repeat it, or the styling and order rules go.
+    class Meta(BaseTable.Meta):
+        pass
+
     day = tables.Column("Date", accessor="target_date", empty_values=())
     site = tables.Column("Site", accessor="participant__site__code")
-    participant = tables.Column("Participant", accessor="participant__screening_number")
+    participant = tables.Column(
+        "Participant", accessor="participant__screening_number", attrs=NOWRAP
+    )
     visit = tables.Column("Visit", accessor="definition__code")
     status = tables.Column("Status")
     window = tables.Column("Window", accessor="window_start")
