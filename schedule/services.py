@@ -483,11 +483,49 @@ def visit_record_done(
         )
     if participant.status in (Status.SCREEN_FAILED, Status.DIED, Status.COMPLETED):
         raise ValidationError(f"{participant.label} is {participant.get_status_display().lower()}.")
+    if visit.definition.anchor == Anchor.FIRST_INFUSION:
+        _check_after_first_infusion(visit, participant, actual_date)
+    if kind == VisitKind.COMPLETION:
+        _check_nothing_open_before(visit, participant)
     visit = _mark_done(visit, actual_date=actual_date, by=by, started_at=started_at)
     if kind == VisitKind.COMPLETION and participant.status == Status.IN_FOLLOW_UP:
         participant_services.participant_complete(participant, on=actual_date, by=by)
         _close_open_visits(participant, "Participant completed the study.")
     return visit
+
+
+def _check_after_first_infusion(visit: Visit, participant: Participant, actual_date) -> None:
+    # Visits counted from D0 (EOT, M2...) only exist clinically once D0 has happened; before,
+    # their dates are a plan that may still move.
+    d0 = participant.first_infusion_date
+    if d0 is None:
+        raise ValidationError(
+            f"{visit} cannot be recorded before the first infusion has been given."
+        )
+    if actual_date < d0:
+        raise ValidationError(
+            {"actual_date": f"{visit} cannot be before the first infusion ({d0:%d %b %Y})."}
+        )
+
+
+def _check_nothing_open_before(visit: Visit, participant: Participant) -> None:
+    # Completing closes the visits still open as not applicable; an earlier visit that was
+    # skipped is a missed visit (a protocol deviation) and must be recorded as such first.
+    still_open = (
+        participant.visits.filter(
+            status=VisitStatus.SCHEDULED,
+            definition__anchor=Anchor.FIRST_INFUSION,
+            definition__order__lt=visit.definition.order,
+        )
+        .select_related("definition")
+        .order_by("definition__order")
+        .first()
+    )
+    if still_open is not None:
+        raise ValidationError(
+            f"Record {still_open.definition.code} (done or missed) before "
+            f"{visit.definition.code}, which completes the participant."
+        )
 
 
 def _record_infusion(visit: Visit, *, actual_date, started_at, dose, lot, by) -> Visit:
@@ -573,6 +611,12 @@ def unscheduled_visit_add(participant: Participant, *, on: dt.date, reason: str,
     participant = (
         Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
     )
+    if participant.status in (Status.SCREEN_FAILED, Status.DIED, Status.COMPLETED):
+        # Such a visit could never be recorded (visit_record_done refuses) and would stay open.
+        raise ValidationError(
+            f"{participant.label} is {participant.get_status_display().lower()}: "
+            "no unscheduled visit can be added."
+        )
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the unscheduled visit."})
     if on < participant.consent_date:
