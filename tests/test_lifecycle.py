@@ -683,3 +683,68 @@ def test_an_infusion_is_refused_while_the_previous_one_is_still_open(journey):
     with pytest.raises(ValidationError, match=r"Record INF2 \(given or missed\) before INF3"):
         journey.infuse(3, D0 + days(14))
     assert journey.visit("INF3").status == VisitStatus.SCHEDULED
+
+
+def test_a_visit_counted_from_d0_cannot_be_recorded_before_the_first_infusion(journey):
+    journey.enroll()
+    journey.plan(D0)
+    with pytest.raises(ValidationError, match="before the first infusion has been given"):
+        journey.record("EOT", dt.date(2026, 1, 20))
+    assert journey.visit("EOT").status == VisitStatus.SCHEDULED
+
+
+def test_a_visit_counted_from_d0_cannot_be_dated_before_d0(journey):
+    journey.to_treatment()
+    with pytest.raises(
+        ValidationError, match=r"cannot be before the first infusion \(20 Feb 2026\)"
+    ):
+        journey.record("EOT", D0 - days(1))
+
+
+def test_month_12_does_not_complete_while_an_earlier_visit_is_open(journey, coordinator):
+    journey.all_infusions()
+    for code in ("EOT", "M2", "M3", "M6"):
+        journey.record(code, journey.visit(code).target_date)
+    m12 = journey.visit("M12")
+    with pytest.raises(ValidationError, match=r"Record M9 \(done or missed\) before M12"):
+        journey.record("M12", m12.target_date)
+    assert journey.status() == Status.IN_FOLLOW_UP
+    with journey.on(m12.target_date):
+        services.visit_mark_missed(journey.visit("M9"), reason="hospitalised", by=coordinator)
+    journey.record("M12", m12.target_date)
+    assert journey.status() == Status.COMPLETED
+    assert journey.visit("M9").status == VisitStatus.MISSED  # the deviation stays visible
+
+
+@pytest.mark.parametrize("end", ["die", "screen_fail"])
+def test_no_unscheduled_visit_is_added_after_the_participant_left_for_good(
+    journey, coordinator, end
+):
+    with journey.on(ENROLL_ON):
+        if end == "die":
+            services.participant_die(
+                journey.p, on=ENROLL_ON, cause="stroke", sae_reference="SAE-1", by=coordinator
+            )
+        else:
+            services.participant_screen_fail(
+                journey.p,
+                on=ENROLL_ON,
+                failed_criteria=["IN_SLE"],
+                rescreen_allowed=False,
+                by=coordinator,
+            )
+        with pytest.raises(ValidationError, match="no unscheduled visit can be added"):
+            services.unscheduled_visit_add(journey.p, on=ENROLL_ON, reason="check", by=coordinator)
+    assert not journey.p.visits.filter(definition__code="UNS").exists()
+
+
+def test_unscheduled_visit_is_added_and_recorded_during_follow_up(journey, coordinator):
+    journey.all_infusions()
+    day = dt.date(2026, 4, 2)
+    with journey.on(day):
+        first = services.unscheduled_visit_add(journey.p, on=day, reason="rash", by=coordinator)
+        second = services.unscheduled_visit_add(journey.p, on=day, reason="fever", by=coordinator)
+    assert (first.occurrence, second.occurrence) == (1, 2)
+    assert (second.target_date, second.window_end) == (day, day)
+    journey.record("UNS", day, occurrence=2)
+    assert journey.visit("UNS", 2).status == VisitStatus.DONE
