@@ -123,6 +123,8 @@ def participant_register(
     if not consent_form_version.strip():
         raise ValidationError({"consent_form_version": "Enter the consent form version signed."})
     if rescreen_of is not None:
+        # Locked so two coordinators re-screening the same person at once get a clear refusal.
+        rescreen_of = _locked(rescreen_of)
         _check_rescreen(rescreen_of, site, consent_at)
     site = Site.objects.select_for_update().get(pk=site.pk)
     screening_number = screening_number.strip() or _next_number(

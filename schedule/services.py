@@ -220,17 +220,29 @@ def participant_rescreen(old: Participant, *, by, **consent) -> Participant:
     return participant_consent(site=old.site, by=by, rescreen_of=old, **consent)
 
 
-def _close_open_visits(participant: Participant, reason: str, **filters) -> int:
-    """Scheduled visits become not applicable, with their pending assessments."""
+def _close_open_visits(
+    participant: Participant, reason: str, *, on: dt.date | None = None, **filters
+) -> int:
+    """Scheduled visits become not applicable, with their pending assessments.
+
+    A visit whose window had already closed before `on` (the date of the status change) was
+    missed, not made unnecessary: it is recorded as missed so the deviation stays visible.
+    """
     visits = list(participant.visits.filter(status=VisitStatus.SCHEDULED, **filters))
-    _set_assessment_status(
-        Assessment.objects.filter(visit__in=visits, status=AssessmentStatus.PENDING),
-        AssessmentStatus.NOT_APPLICABLE,
-        reason,
-    )
-    for visit in visits:
-        visit.status, visit.reason = VisitStatus.NOT_APPLICABLE, reason
-    bulk_update_with_history(visits, Visit, ["status", "reason"], default_change_reason=reason)
+    missed = [v for v in visits if on is not None and v.window_end < on]
+    closed = [v for v in visits if v not in missed]
+    for group, visit_status, assessment_status, why in (
+        (missed, VisitStatus.MISSED, AssessmentStatus.MISSED, f"Window closed before: {reason}"),
+        (closed, VisitStatus.NOT_APPLICABLE, AssessmentStatus.NOT_APPLICABLE, reason),
+    ):
+        _set_assessment_status(
+            Assessment.objects.filter(visit__in=group, status=AssessmentStatus.PENDING),
+            assessment_status,
+            why,
+        )
+        for visit in group:
+            visit.status, visit.reason = visit_status, why
+        bulk_update_with_history(group, Visit, ["status", "reason"], default_change_reason=why)
     return len(visits)
 
 
@@ -587,6 +599,14 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
             f"{visit.definition.code} cannot be recorded as missed: without it the participant "
             "cannot continue. Record a status change (screen failure or withdrawal) instead."
         )
+    if (
+        visit.definition.kind == VisitKind.INFUSION
+        and visit.participant.status != Status.IN_TREATMENT
+    ):
+        raise ValidationError(
+            f"{visit.definition.code} can be recorded as missed only during treatment; before the "
+            "first infusion, move the plan instead."
+        )
     if participant_services.site_today(visit.participant.site) < visit.window_start:
         raise ValidationError(
             f"{visit}'s window opens on {visit.window_start:%d %b %Y}; it cannot be missed yet."
@@ -669,7 +689,7 @@ def assessment_record(
 @transaction.atomic
 def participant_screen_fail(participant: Participant, **kwargs) -> Participant:
     participant = participant_services.participant_screen_fail(participant, **kwargs)
-    _close_open_visits(participant, "Screen failure.")
+    _close_open_visits(participant, "Screen failure.", on=kwargs["on"])
     return participant
 
 
@@ -723,7 +743,15 @@ def participant_withdraw(
         safety_follow_up_continues=safety_follow_up_continues,
         by=by,
     )
-    _close_open_visits(participant, "Participant withdrew.")
+    _close_open_visits(participant, "Participant withdrew.", on=on)
+    if withdrawn_from == Status.LOST_TO_FOLLOW_UP:
+        # Withdrawn while lost: what matters for the ET visit is where they were when lost.
+        withdrawn_from = (
+            participant.status_changes.filter(to_status=Status.LOST_TO_FOLLOW_UP)
+            .order_by("-changed_at", "-id")
+            .values_list("from_status", flat=True)
+            .first()
+        )
     if withdrawn_from != Status.SCREENING:
         # Someone who only consented has no study procedures to close out.
         definition = participant.schedule.protocol.visits.prefetch_related("assessments").get(
@@ -742,7 +770,7 @@ def participant_withdraw(
 @transaction.atomic
 def participant_die(participant: Participant, **kwargs) -> Participant:
     participant = participant_services.participant_die(participant, **kwargs)
-    _close_open_visits(participant, "Participant died.")
+    _close_open_visits(participant, "Participant died.", on=kwargs["on"])
     return participant
 
 

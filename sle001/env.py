@@ -89,8 +89,8 @@ def env_database(name: str, default: str) -> dict:
         config = dj_database_url.parse(raw, conn_max_age=60)
     except Exception as exc:  # dj-database-url raises several types for bad URLs
         raise ImproperlyConfigured(f"{name}={raw!r} is not a database URL: {exc}") from None
-    engine = config.get("ENGINE", "")
-    if not engine.endswith(("sqlite3", "postgresql")):
+    scheme = urlparse(raw).scheme
+    if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
         raise ImproperlyConfigured(
             f"{name}={raw!r}: only sqlite:// and postgres:// databases are supported."
         )
