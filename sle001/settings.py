@@ -147,6 +147,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_CELERY_FS_DIR / "queue"),
         "processed_folder": str(_CELERY_FS_DIR / "processed"),
         "store_processed": False,
+        # Broadcast/remote-control messages; without it kombu writes ./control in the cwd.
+        "control_folder": str(_CELERY_FS_DIR / "control"),
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again, not lost
@@ -197,5 +199,6 @@ for _folder in (
     STATIC_ROOT,
     _CELERY_FS_DIR / "queue",
     _CELERY_FS_DIR / "processed",
+    _CELERY_FS_DIR / "control",
 ):
     _folder.mkdir(parents=True, exist_ok=True)
