@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
@@ -266,8 +267,6 @@ def assessment_for(user, pk: int) -> Assessment:
 
 
 def investigators_of(site: Site):
-    from django.contrib.auth import get_user_model
-
     return (
         get_user_model()
         .objects.filter(

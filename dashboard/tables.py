@@ -31,6 +31,14 @@ def fmt_window(start: dt.date | None, end: dt.date | None) -> str:
     return f"{fmt_date(start)} – {fmt_date(end)}"
 
 
+def fmt_local(moment: dt.datetime, tz) -> str:
+    """A due time in the site's time zone. Midnight is the close of the previous day's window."""
+    local = moment.astimezone(tz)
+    if local.time() == dt.time(0):
+        return f"end of {fmt_date(local.date() - dt.timedelta(days=1))}"
+    return local.strftime(f"{DATE} %H:%M")
+
+
 def days_text(days: int | None) -> str:
     if days is None:
         return ""
@@ -284,11 +292,7 @@ class OverdueSafetyTable(BaseTable):
         return record.definition.code
 
     def render_due(self, record):
-        local = record.due_at.astimezone(record.visit.participant.site.tz)
-        if local.time() == dt.time(0):
-            # Due when the window closes, i.e. at the first instant of the next day.
-            return f"end of {fmt_date(local.date() - dt.timedelta(days=1))}"
-        return local.strftime(f"{DATE} %H:%M")
+        return fmt_local(record.due_at, record.visit.participant.site.tz)
 
     def value_due(self, record):
         return record.due_at.isoformat()

@@ -37,6 +37,7 @@ from dashboard.tables import (
     TimelineTable,
     VisitTable,
     fmt_date,
+    fmt_local,
     fmt_window,
 )
 from schedule.models import VisitStatus
@@ -76,7 +77,6 @@ def _next_url(request, default: str) -> str:
 def worklist(request):
     now = timezone.now()
     work = selectors.worklist(request.user, now)
-    here = request.get_full_path()
     visit_kwargs = {"today_by_site": work.today_by_site, "next_url": reverse("dashboard:worklist")}
     sections = [
         (
@@ -125,7 +125,6 @@ def worklist(request):
                 for k, t, h, tb in sections
             ],
             "sites": work.sites,
-            "here": here,
         },
     )
 
@@ -282,7 +281,7 @@ def assessment_record(request, pk):
             "visit": assessment.visit,
             "p": participant,
             "window": fmt_window(assessment.visit.window_start, assessment.visit.window_end),
-            "due": assessment.due_at.astimezone(participant.site.tz),
+            "due": fmt_local(assessment.due_at, participant.site.tz),
             "overdue": assessment.status == "pending" and assessment.due_at < timezone.now(),
             "next": _next_url(request, ""),
         },

@@ -133,6 +133,8 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
         p = consent(site, coordinator, dt.date(2026, 3, 2))
         cbc = visit(p, "SCR").assessments.get(definition__code="CBC")
         url = reverse("dashboard:assessment_record", args=[cbc.pk])
+        form = logged_in.get(url).content.decode()
+        assert "end of 16 Mar 2026 (site time)" in form  # SCR window 2-16 Mar, New York
         bad = logged_in.post(
             url, {"result": "Hb 9.1", "completed_on": "2026-03-10", "completed_time": "23:00"}
         )
