@@ -248,3 +248,17 @@ def test_timeline_downloads_as_csv(logged_in, coordinator, site, protocol):
     assert lines[0].startswith("Visit,Study day,Target,Window,Actual date,Status")
     assert lines[1].startswith("SCR,,2026-02-01,2026-02-01 – 2026-02-15,,Overdue")
     assert "Screening" in history.content.decode()
+
+
+def test_record_visit_missed_needs_a_reason(logged_in, coordinator, investigator, site, protocol):
+    with frozen():
+        p = enrolled(site, coordinator, investigator, dt.date(2026, 2, 14))
+        aph = visit(p, "APH")
+        url = reverse("dashboard:visit_missed", args=[aph.pk])
+        bad = logged_in.post(url, {"reason": ""})
+        assert field_error(bad.content.decode(), "reason") == "This field is required."
+        ok = logged_in.post(url, {"reason": "Participant was ill"})
+    assert ok.status_code == 302
+    aph.refresh_from_db()
+    assert aph.status == VisitStatus.MISSED
+    assert set(aph.assessments.values_list("status", flat=True)) == {AssessmentStatus.MISSED}

@@ -8,6 +8,8 @@ import pytest
 from django.urls import reverse
 
 from dashboard import selectors
+from schedule import services
+from tests.conftest import consent
 from tests.dashboard_data import NOW, TODAY, enrolled, frozen, visit, worklist_scenario
 
 
@@ -86,3 +88,20 @@ def test_worklist_sections_download_as_csv(client, coordinator, data):
     assert rows[0][:4] == ["Participant", "Site", "Visit", "Safety assessment"]
     assert len(rows) == 1 + 6
     assert {r[0] for r in rows[1:]} == {data["late"].label}
+
+
+def test_today_is_each_sites_own_date(manager, coordinator, site, site2, protocol):
+    """At 23:30 UTC it is still 10 March in New York but already 11 March in Berlin."""
+    late_evening = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)
+    with frozen(late_evening):
+        new_york = consent(site, coordinator, dt.date(2026, 3, 10))
+        berlin = services.participant_consent(
+            site=site2,
+            by=coordinator,
+            consent_at=dt.datetime(2026, 3, 11, 0, 10, tzinfo=site2.tz),
+            consent_form_version="ICF v2.0",
+            age_at_consent=40,
+        )
+        work = selectors.worklist(manager, late_evening)
+    assert codes(work.due_today) == sorted([(new_york.label, "SCR"), (berlin.label, "SCR")])
+    assert work.today_by_site == {site.pk: dt.date(2026, 3, 10), site2.pk: dt.date(2026, 3, 11)}
