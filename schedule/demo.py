@@ -261,6 +261,11 @@ def _record_results(visit: Visit, story: Story, at: dt.datetime, by, *, pre_dose
         )
 
 
+# Order of a story's events on the same day; the ending cuts off everything after it except
+# what the ending itself lays out (the early-termination visit).
+VISIT, STATUS_CHANGE, ENDING, AFTER_ENDING = range(4)
+
+
 class _Replay:
     """Replays one story through the services, in date order, stopping before today."""
 
@@ -286,7 +291,6 @@ class _Replay:
         }
         if self.rescreen_of:  # the same person, a few weeks later
             consent["age_at_consent"] = self.rescreen_of.age_at_consent
-        if self.rescreen_of:
             self.participant = services.participant_rescreen(
                 self.rescreen_of, by=self.by, **consent
             )
@@ -302,6 +306,7 @@ class _Replay:
         story = self.story
         protocol = self.participant.schedule.protocol
         events = []
+        infusions = 0
         for d in protocol.visits.order_by("order"):
             if d.anchor == Anchor.CONSENT:
                 on = self.day(max(d.target_offset, SCREENING_VISIT_DAY))
@@ -310,31 +315,32 @@ class _Replay:
             else:
                 continue  # unscheduled and early-termination visits come from events
             if d.kind in (VisitKind.FIRST_INFUSION, VisitKind.INFUSION):
-                number = d.target_offset // 7 + 1
-                if story.stop_early_after is not None and number > story.stop_early_after:
+                infusions += 1
+                if story.stop_early_after is not None and infusions > story.stop_early_after:
                     continue
             if d.code in story.leave_open:
                 continue
             if d.code in story.missed:
-                events.append((on, 1, lambda code=d.code: self.mark_missed(code)))
+                events.append((on, VISIT, lambda code=d.code: self.mark_missed(code)))
             else:
-                events.append((on, 1, lambda code=d.code, on=on: self.record_visit(code, on)))
-        events.append((self.day(ENROLL_DAY), 2, self.enroll))
+                events.append((on, VISIT, lambda code=d.code, on=on: self.record_visit(code, on)))
+        events.append((self.day(ENROLL_DAY), STATUS_CHANGE, self.enroll))
         if story.stop_early_after is not None:
             stop_on = self.d0 + dt.timedelta(days=7 * (story.stop_early_after - 1) + 3)
-            events.append((stop_on, 3, lambda: self.stop_early(stop_on)))
+            events.append((stop_on, STATUS_CHANGE, lambda: self.stop_early(stop_on)))
         end_day = None
         if story.ending:
             kind, end_n = story.ending[0], story.ending[1]
             end_day = self.day(end_n)
-            events.append((end_day, 5, lambda: getattr(self, f"end_{kind}")(*story.ending[1:])))
+            end = getattr(self, f"end_{kind}")
+            events.append((end_day, ENDING, lambda: end(*story.ending[1:])))
             if kind == "withdraw" and story.record_et:
                 et_day = end_day + dt.timedelta(days=1)
-                events.append((et_day, 6, lambda: self.record_visit("ET", et_day)))
+                events.append((et_day, AFTER_ENDING, lambda: self.record_visit("ET", et_day)))
         return [
             e
             for e in events
-            if e[0] < self.today and (end_day is None or e[0] <= end_day or e[1] == 6)
+            if e[0] < self.today and (end_day is None or e[0] <= end_day or e[1] == AFTER_ENDING)
         ]
 
     # --- actions, each one service call (or a few for a visit and its results)

@@ -1,388 +1,450 @@
-"""Forms for what a coordinator records: each form checks its fields and calls one service.
-
-Services raise ValidationError in the coordinator's words; `run_service` puts those messages next
-to the field they name (or at the top of the form) so nothing is saved and the user sees why.
+"""Forms of the dashboard. They collect input and call the foundation's services; the services
+decide. A service's ValidationError is shown next to the field it names (or at the top of the
+form), and since each service runs in one transaction nothing is saved when it refuses.
 """
 
 import datetime as dt
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from participants.eligibility import INCLUSION, criteria
-from participants.models import Participant, Site, StaffRole, Status
+from dashboard import selectors
+from participants import eligibility
+from participants.models import Participant, Status
+from participants.services import site_today
+from participants.transitions import is_allowed
 from schedule import services
-from schedule.models import Assessment, Visit, VisitKind
+from schedule.models import VisitKind
 
-DATE = forms.DateInput(attrs={"type": "date"})
-TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-YES_NO = [("", "—"), ("yes", "Yes"), ("no", "No")]
-
-
-def at_site(site: Site, day: dt.date, time: dt.time | None) -> dt.datetime:
-    """A date and time entered by a coordinator, in the site's own time zone."""
-    return dt.datetime.combine(day, time or dt.time(12), tzinfo=site.tz)
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]
+TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
+YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
-def run_service(form: forms.Form, call) -> object | None:
-    """Run `call()`; on ValidationError attach its messages to the form and return None."""
-    try:
-        return call()
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc.messages)
-        return None
+def date_field(label, **kwargs):
+    return forms.DateField(
+        label=label,
+        input_formats=DATE_FORMATS,
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        **kwargs,
+    )
+
+
+def time_field(label, **kwargs):
+    return forms.TimeField(
+        label=label,
+        input_formats=TIME_FORMATS,
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+        **kwargs,
+    )
+
+
+def text_area(label, **kwargs):
+    return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), **kwargs)
+
+
+def add_service_error(form: forms.Form, error: ValidationError, aliases: dict[str, str]) -> None:
+    """Show a service's refusal on the form: next to the field it names, else at the top."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            field = aliases.get(name, name)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
 
 
 class ServiceForm(forms.Form):
-    """A form whose `apply(obj, user)` calls a service; subclasses define `call`."""
+    """A form whose `perform()` calls one service. `aliases` maps the service's field names to
+    this form's (the services speak of "infused_at", the form asks for a time)."""
 
-    title = ""
+    aliases: dict[str, str] = {}
 
-    def apply(self, obj, user):
-        if not self.is_valid():
+    def save_with(self, call):
+        """Run `call()`; on refusal put its message on the form and return None."""
+        try:
+            return call()
+        except ValidationError as error:
+            add_service_error(self, error, self.aliases)
             return None
-        return run_service(self, lambda: self.call(obj, user))
-
-    def call(self, obj, user):  # pragma: no cover - each subclass defines it
-        raise NotImplementedError
 
 
-class ConsentForm(ServiceForm):
-    title = "Register consent (start screening)"
-    site = forms.ModelChoiceField(queryset=Site.objects.none())
-    consent_date = forms.DateField(widget=DATE)
-    consent_time = forms.TimeField(widget=TIME, help_text="Site local time.")
-    consent_form_version = forms.CharField(max_length=40)
-    age_at_consent = forms.IntegerField(min_value=18, max_value=120)
-    screening_number = forms.CharField(
-        max_length=20, required=False, help_text="Leave blank to number automatically."
-    )
-    rescreen_of = forms.ModelChoiceField(
-        queryset=Participant.objects.none(),
-        required=False,
-        help_text="For a re-screen: the earlier failed screening of the same person.",
-    )
-
-    def __init__(self, *args, sites=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        sites = sites if sites is not None else Site.objects.all()
-        self.fields["site"].queryset = sites
-        self.fields["rescreen_of"].queryset = Participant.objects.filter(
-            site__in=sites, status=Status.SCREEN_FAILED, rescreen_allowed=True
-        )
-
-    def call(self, obj, user):
-        d = self.cleaned_data
-        return services.participant_consent(
-            site=d["site"],
-            by=user,
-            consent_at=at_site(d["site"], d["consent_date"], d["consent_time"]),
-            consent_form_version=d["consent_form_version"],
-            age_at_consent=d["age_at_consent"],
-            screening_number=d["screening_number"],
-            rescreen_of=d["rescreen_of"],
-        )
-
-    def add_error(self, field, error):
-        # The service names the combined consent_at; show it on the date the user typed.
-        super().add_error("consent_date" if field == "consent_at" else field, error)
+def _at(day: dt.date, time: dt.time, tz) -> dt.datetime:
+    return dt.datetime.combine(day, time).replace(tzinfo=tz)
 
 
-class ScreenFailForm(ServiceForm):
-    title = "Record screen failure"
-    on = forms.DateField(widget=DATE, label="Date")
-    failed_criteria = forms.MultipleChoiceField(
-        choices=[(c.code, f"{c.code}: {c.text}") for c in criteria()],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    rescreen_allowed = forms.BooleanField(required=False)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-
-    def call(self, participant, user):
-        return services.participant_screen_fail(participant, by=user, **self.cleaned_data)
-
-
-class EnrollForm(ServiceForm):
-    """The eligibility checklist: every criterion answered, signed off by an investigator."""
-
-    title = "Confirm eligibility and enroll"
-    assessed_on = forms.DateField(widget=DATE, label="Eligibility confirmed on")
-    signed_off_by = forms.ModelChoiceField(queryset=get_user_model().objects.none())
-
-    def __init__(self, *args, participant=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        for c in criteria():
-            label = "Met" if c.kind == INCLUSION else "Applies"
-            self.fields[f"criterion_{c.code}"] = forms.ChoiceField(
-                label=f"{c.code} ({c.kind}): {c.text} — {label}?",
-                choices=YES_NO,
-                error_messages={"required": f"Answer criterion {c.code}."},
-            )
-        investigators = get_user_model().objects.filter(staff_profile__role=StaffRole.INVESTIGATOR)
-        if participant is not None:
-            investigators = investigators.filter(staff_profile__sites=participant.site_id)
-        self.fields["signed_off_by"].queryset = investigators
-
-    def call(self, participant, user):
-        d = self.cleaned_data
-        answers = {c.code: d[f"criterion_{c.code}"] == "yes" for c in criteria()}
-        return services.participant_enroll(
-            participant,
-            answers=answers,
-            assessed_on=d["assessed_on"],
-            signed_off_by=d["signed_off_by"],
-            by=user,
-        )
-
-
-class PlanFirstInfusionForm(ServiceForm):
-    title = "Plan or move the first infusion (D0)"
-    planned_on = forms.DateField(widget=DATE, label="First infusion planned on")
-    reason = forms.CharField(required=False, help_text="Required when moving a planned date.")
-
-    def call(self, participant, user):
-        return services.first_infusion_plan(participant, by=user, **self.cleaned_data)
-
-    def add_error(self, field, error):
-        super().add_error("planned_on" if field == "first_infusion_on" else field, error)
-
-
-class ManufacturingFailForm(ServiceForm):
-    title = "Record manufacturing failure"
-    on = forms.DateField(widget=DATE, label="Date")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-
-    def call(self, participant, user):
-        return services.participant_manufacturing_fail(participant, by=user, **self.cleaned_data)
-
-
-class StopTreatmentForm(ServiceForm):
-    title = "Stop treatment early (stays in follow-up)"
-    on = forms.DateField(widget=DATE, label="Date")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-
-    def call(self, participant, user):
-        return services.treatment_stop_early(participant, by=user, **self.cleaned_data)
-
-
-class WithdrawForm(ServiceForm):
-    title = "Withdraw from the study"
-    on = forms.DateField(widget=DATE, label="Date")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    safety_follow_up_continues = forms.BooleanField(required=False)
-
-    def call(self, participant, user):
-        return services.participant_withdraw(participant, by=user, **self.cleaned_data)
-
-
-class LostToFollowUpForm(ServiceForm):
-    title = "Record lost to follow-up"
-    last_contact_on = forms.DateField(widget=DATE)
-    attempt_1 = forms.DateField(widget=DATE, label="Contact attempt 1")
-    attempt_2 = forms.DateField(widget=DATE, label="Contact attempt 2")
-    attempt_3 = forms.DateField(widget=DATE, label="Contact attempt 3")
-    attempt_4 = forms.DateField(widget=DATE, label="Contact attempt 4", required=False)
-    reason = forms.CharField(required=False)
-
-    def call(self, participant, user):
-        d = self.cleaned_data
-        attempts = [d[f"attempt_{n}"] for n in range(1, 5) if d.get(f"attempt_{n}")]
-        return services.participant_lose_to_follow_up(
-            participant,
-            last_contact_on=d["last_contact_on"],
-            contact_attempts=attempts,
-            reason=d["reason"],
-            by=user,
-        )
-
-    def add_error(self, field, error):
-        super().add_error("attempt_1" if field == "contact_attempts" else field, error)
-
-
-class ReinstateForm(ServiceForm):
-    title = "Reinstate (contact re-established)"
-    on = forms.DateField(widget=DATE, label="Date")
-    reason = forms.CharField(required=False)
-
-    def call(self, participant, user):
-        return services.participant_reinstate(participant, by=user, **self.cleaned_data)
-
-
-class DeathForm(ServiceForm):
-    title = "Record death"
-    on = forms.DateField(widget=DATE, label="Date of death")
-    cause = forms.CharField()
-    sae_reference = forms.CharField(label="Linked SAE id")
-
-    def call(self, participant, user):
-        return services.participant_die(participant, by=user, **self.cleaned_data)
-
-
-class UnscheduledVisitForm(ServiceForm):
-    title = "Add an unscheduled visit"
-    on = forms.DateField(widget=DATE, label="Visit date")
-    reason = forms.CharField()
-
-    def call(self, participant, user):
-        return services.unscheduled_visit_add(participant, by=user, **self.cleaned_data)
-
-
-# Forms a coordinator can open from a participant, by name. `when` says in which statuses the
-# action makes sense; the services still enforce the rules.
-PARTICIPANT_ACTIONS = {
-    "enroll": (EnrollForm, {Status.SCREENING}),
-    "screen_fail": (ScreenFailForm, {Status.SCREENING}),
-    "plan_first_infusion": (
-        PlanFirstInfusionForm,
-        {Status.ENROLLED, Status.APHERESIS_DONE, Status.MANUFACTURING_FAILED},
-    ),
-    "manufacturing_fail": (ManufacturingFailForm, {Status.APHERESIS_DONE}),
-    "stop_treatment": (StopTreatmentForm, {Status.IN_TREATMENT}),
-    "withdraw": (
-        WithdrawForm,
-        {
-            Status.SCREENING,
-            Status.ENROLLED,
-            Status.APHERESIS_DONE,
-            Status.MANUFACTURING_FAILED,
-            Status.IN_TREATMENT,
-            Status.IN_FOLLOW_UP,
-            Status.LOST_TO_FOLLOW_UP,
-        },
-    ),
-    "lose_to_follow_up": (
-        LostToFollowUpForm,
-        {
-            Status.SCREENING,
-            Status.ENROLLED,
-            Status.APHERESIS_DONE,
-            Status.MANUFACTURING_FAILED,
-            Status.IN_TREATMENT,
-            Status.IN_FOLLOW_UP,
-        },
-    ),
-    "reinstate": (ReinstateForm, {Status.LOST_TO_FOLLOW_UP}),
-    "die": (
-        DeathForm,
-        {
-            Status.SCREENING,
-            Status.ENROLLED,
-            Status.APHERESIS_DONE,
-            Status.MANUFACTURING_FAILED,
-            Status.IN_TREATMENT,
-            Status.IN_FOLLOW_UP,
-            Status.LOST_TO_FOLLOW_UP,
-        },
-    ),
-    "unscheduled_visit": (
-        UnscheduledVisitForm,
-        {
-            Status.SCREENING,
-            Status.ENROLLED,
-            Status.APHERESIS_DONE,
-            Status.MANUFACTURING_FAILED,
-            Status.IN_TREATMENT,
-            Status.IN_FOLLOW_UP,
-        },
-    ),
-}
-
-
-def actions_for(participant: Participant) -> list[tuple[str, str]]:
-    """(name, title) of the participant actions that apply to the current status."""
-    return [
-        (name, form_class.title)
-        for name, (form_class, statuses) in PARTICIPANT_ACTIONS.items()
-        if participant.status in statuses
-    ]
+# --- Visits and assessments ------------------------------------------------------------------------
 
 
 class VisitDoneForm(ServiceForm):
-    """Record a visit as done; infusion and leukapheresis visits ask for what they record."""
-
-    title = "Record visit done"
-    actual_date = forms.DateField(widget=DATE, label="Visit date")
-    start_time = forms.TimeField(
-        widget=TIME, required=False, help_text="Infusions: the time the infusion started."
+    actual_date = date_field("Date of the visit")
+    started_time = time_field("Time the infusion started (site time)", required=False)
+    dose = forms.CharField(label="Dose", max_length=60, required=False)
+    lot = forms.CharField(label="Lot number", max_length=60, required=False)
+    product_id = forms.CharField(
+        label="Product (chain-of-identity) id", max_length=60, required=False
     )
-    dose = forms.CharField(required=False)
-    lot = forms.CharField(required=False, label="Lot number")
-    product_id = forms.CharField(required=False, label="Product (chain-of-identity) id")
-    adequate_collection = forms.ChoiceField(choices=YES_NO, required=False)
+    adequate_collection = forms.ChoiceField(
+        label="Adequate collection?", choices=YES_NO, widget=forms.RadioSelect, required=False
+    )
 
-    FIELDS_BY_KIND = {
-        VisitKind.APHERESIS: ("actual_date", "product_id", "adequate_collection"),
-        VisitKind.FIRST_INFUSION: ("actual_date", "start_time", "dose", "lot"),
-        VisitKind.INFUSION: ("actual_date", "start_time", "dose", "lot"),
+    aliases = {
+        "started_at": "started_time",
+        "infused_at": "started_time",
+        "collected_on": "actual_date",
+        "first_infusion_on": "actual_date",
     }
 
-    def __init__(self, *args, visit: Visit, **kwargs):
+    def __init__(self, *args, visit, user, **kwargs):
+        self.visit, self.user = visit, user
+        self.tz = visit.participant.site.tz
+        kwargs.setdefault("initial", {"actual_date": site_today(visit.participant.site)})
         super().__init__(*args, **kwargs)
-        self.visit = visit
-        keep = self.FIELDS_BY_KIND.get(visit.definition.kind, ("actual_date",))
-        for name in list(self.fields):
-            if name not in keep:
+        kind = visit.definition.kind
+        infusion = kind in (VisitKind.FIRST_INFUSION, VisitKind.INFUSION)
+        if infusion:
+            for name in ("started_time", "dose", "lot"):
+                self.fields[name].required = True
+        else:
+            for name in ("started_time", "dose", "lot"):
                 del self.fields[name]
+        if kind == VisitKind.APHERESIS:
+            self.fields["product_id"].required = True
+            self.fields["adequate_collection"].required = True
+        else:
+            del self.fields["product_id"], self.fields["adequate_collection"]
 
-    def call(self, visit, user):
-        d = self.cleaned_data
-        site = visit.participant.site
-        adequate = d.get("adequate_collection")
-        return services.visit_record_done(
-            visit,
-            actual_date=d["actual_date"],
-            started_at=at_site(site, d["actual_date"], d["start_time"])
-            if d.get("start_time")
-            else None,
-            dose=d.get("dose", ""),
-            lot=d.get("lot", ""),
-            product_id=d.get("product_id", ""),
-            adequate_collection=None if not adequate else adequate == "yes",
-            by=user,
+    def perform(self):
+        data = self.cleaned_data
+        extra = {}
+        if "started_time" in data:
+            extra = {
+                "started_at": _at(data["actual_date"], data["started_time"], self.tz),
+                "dose": data["dose"],
+                "lot": data["lot"],
+            }
+        if "product_id" in data:
+            extra = {
+                "product_id": data["product_id"],
+                "adequate_collection": data["adequate_collection"] == "yes",
+            }
+        return self.save_with(
+            lambda: services.visit_record_done(
+                self.visit, actual_date=data["actual_date"], by=self.user, **extra
+            )
         )
-
-    def add_error(self, field, error):
-        renamed = {
-            "started_at": "start_time",
-            "infused_at": "start_time",
-            "collected_on": "actual_date",
-            "first_infusion_on": "actual_date",
-        }
-        field = renamed.get(field, field)
-        super().add_error(field if field in self.fields or field is None else None, error)
 
 
 class VisitMissedForm(ServiceForm):
-    title = "Record visit missed"
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    reason = text_area("Why was the visit missed?")
 
-    def call(self, visit, user):
-        return services.visit_mark_missed(visit, by=user, **self.cleaned_data)
+    def __init__(self, *args, visit, user, **kwargs):
+        self.visit, self.user = visit, user
+        super().__init__(*args, **kwargs)
 
-
-class AssessmentResultForm(ServiceForm):
-    title = "Record result"
-    result = forms.CharField(max_length=200)
-    is_abnormal = forms.BooleanField(required=False, label="Abnormal")
-    completed_date = forms.DateField(widget=DATE, label="Date")
-    completed_time = forms.TimeField(widget=TIME, label="Time (site local)")
-
-    def call(self, assessment: Assessment, user):
-        d = self.cleaned_data
-        site = assessment.visit.participant.site
-        return services.assessment_record(
-            assessment,
-            result=d["result"],
-            is_abnormal=d["is_abnormal"],
-            completed_at=at_site(site, d["completed_date"], d["completed_time"]),
-            by=user,
+    def perform(self):
+        return self.save_with(
+            lambda: services.visit_mark_missed(
+                self.visit, reason=self.cleaned_data["reason"], by=self.user
+            )
         )
 
-    def add_error(self, field, error):
-        super().add_error("completed_date" if field == "completed_at" else field, error)
+
+class AssessmentForm(ServiceForm):
+    result = forms.CharField(
+        label="Result", max_length=200, help_text="A value, or “normal”.", required=True
+    )
+    is_abnormal = forms.BooleanField(label="Abnormal", required=False)
+    completed_on = date_field("Date of the result")
+    completed_time = time_field("Time (site time)")
+
+    aliases = {"completed_at": "completed_on"}
+
+    def __init__(self, *args, assessment, user, **kwargs):
+        self.assessment, self.user = assessment, user
+        site = assessment.visit.participant.site
+        self.tz = site.tz
+        initial = {"completed_on": site_today(site)}
+        if assessment.completed_at:
+            local = assessment.completed_at.astimezone(self.tz)
+            initial = {
+                "result": assessment.result,
+                "is_abnormal": assessment.is_abnormal,
+                "completed_on": local.date(),
+                "completed_time": local.time().replace(second=0, microsecond=0),
+            }
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.fields["result"].error_messages["required"] = (
+            "Enter the result (a value, or “normal”)."
+        )
+
+    def perform(self):
+        data = self.cleaned_data
+        return self.save_with(
+            lambda: services.assessment_record(
+                self.assessment,
+                result=data["result"],
+                is_abnormal=data["is_abnormal"],
+                completed_at=_at(data["completed_on"], data["completed_time"], self.tz),
+                by=self.user,
+            )
+        )
+
+
+# --- Status changes ------------------------------------------------------------------------------
+
+
+class ActionForm(ServiceForm):
+    """One status change of a participant. Subclasses set `title`, `available()` and `call()`."""
+
+    title = ""
+    explanation = ""
+
+    def __init__(self, *args, participant: Participant, user, **kwargs):
+        self.participant, self.user = participant, user
+        self.today = site_today(participant.site)
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if isinstance(field, forms.DateField) and name not in self.initial:
+                self.initial.setdefault(name, self.today)
+
+    @classmethod
+    def available(cls, participant: Participant) -> bool:
+        raise NotImplementedError
+
+    def call(self, data):
+        raise NotImplementedError
+
+    def perform(self):
+        """The service's result (a list of warnings for some), or None when refused."""
+        result = self.save_with(lambda: self.call(self.cleaned_data) or [])
+        return result
+
+
+class PlanInfusionForm(ActionForm):
+    title = "Plan or move the first infusion (D0)"
+    explanation = "Lays out the infusion and follow-up visits from D0; moving D0 moves every visit not yet done."
+    planned_on = date_field("Planned first-infusion date")
+    reason = text_area("Reason (required when D0 moves)", required=False)
+    aliases = {"first_infusion_on": "planned_on"}
+
+    @classmethod
+    def available(cls, participant):
+        return participant.status in (
+            Status.ENROLLED,
+            Status.APHERESIS_DONE,
+            Status.MANUFACTURING_FAILED,
+        )
+
+    def call(self, data):
+        return services.first_infusion_plan(
+            self.participant, planned_on=data["planned_on"], reason=data["reason"], by=self.user
+        )
+
+
+class EnrollForm(ActionForm):
+    title = "Enroll (eligibility sign-off)"
+    explanation = "The investigator confirms every criterion; a study id is assigned."
+    assessed_on = date_field("Eligibility assessed on")
+    signed_off_by = forms.ModelChoiceField(
+        label="Signed off by (investigator)", queryset=None, empty_label="— choose —"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["signed_off_by"].queryset = selectors.investigators_of(self.participant.site)
+        if self.fields["signed_off_by"].queryset.filter(pk=self.user.pk).exists():
+            self.initial.setdefault("signed_off_by", self.user.pk)
+        for c in eligibility.criteria():
+            choices = (
+                [("yes", "Met"), ("no", "Not met")]
+                if c.kind == eligibility.INCLUSION
+                else [("yes", "Applies"), ("no", "Does not apply")]
+            )
+            self.fields[f"crit_{c.code}"] = forms.ChoiceField(
+                label=f"{c.code}: {c.text}",
+                choices=choices,
+                widget=forms.RadioSelect,
+                error_messages={"required": "Answer this criterion."},
+            )
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("enroll", participant.status)
+
+    def call(self, data):
+        answers = {c.code: data[f"crit_{c.code}"] == "yes" for c in eligibility.criteria()}
+        services.participant_enroll(
+            self.participant,
+            answers=answers,
+            assessed_on=data["assessed_on"],
+            signed_off_by=data["signed_off_by"],
+            by=self.user,
+        )
+
+
+class ScreenFailForm(ActionForm):
+    title = "Screen failure"
+    on = date_field("Date")
+    failed_criteria = forms.MultipleChoiceField(
+        label="Criteria not met",
+        choices=[(c.code, f"{c.code}: {c.text}") for c in eligibility.criteria()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    rescreen_allowed = forms.BooleanField(label="Re-screen allowed", required=False)
+    reason = text_area("Reason", required=False)
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("screen_fail", participant.status)
+
+    def call(self, data):
+        services.participant_screen_fail(
+            self.participant,
+            on=data["on"],
+            failed_criteria=data["failed_criteria"],
+            rescreen_allowed=data["rescreen_allowed"],
+            reason=data["reason"],
+            by=self.user,
+        )
+
+
+class ManufacturingFailForm(ActionForm):
+    title = "Manufacturing failed"
+    explanation = "A repeat leukapheresis visit is laid out."
+    on = date_field("Date")
+    reason = text_area("Reason")
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("manufacturing_fail", participant.status)
+
+    def call(self, data):
+        services.participant_manufacturing_fail(
+            self.participant, on=data["on"], reason=data["reason"], by=self.user
+        )
+
+
+class StopTreatmentForm(ActionForm):
+    title = "Stop treatment early"
+    explanation = "The participant stays in the study and moves to follow-up; remaining infusions are cancelled."
+    on = date_field("Date treatment stopped")
+    reason = text_area("Reason")
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("end_treatment", participant.status)
+
+    def call(self, data):
+        services.treatment_stop_early(
+            self.participant, on=data["on"], reason=data["reason"], by=self.user
+        )
+
+
+class WithdrawForm(ActionForm):
+    title = "Withdraw from the study"
+    explanation = "Future visits are cancelled and an early-termination visit is laid out."
+    on = date_field("Date of withdrawal")
+    reason = text_area("Reason")
+    safety_follow_up_continues = forms.ChoiceField(
+        label="Does safety follow-up continue?", choices=YES_NO, widget=forms.RadioSelect
+    )
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("withdraw", participant.status)
+
+    def call(self, data):
+        services.participant_withdraw(
+            self.participant,
+            on=data["on"],
+            reason=data["reason"],
+            safety_follow_up_continues=data["safety_follow_up_continues"] == "yes",
+            by=self.user,
+        )
+
+
+class LostToFollowUpForm(ActionForm):
+    title = "Lost to follow-up"
+    explanation = "At least three documented contact attempts after the last contact."
+    last_contact_on = date_field("Last contact")
+    attempt_1 = date_field("Contact attempt 1")
+    attempt_2 = date_field("Contact attempt 2")
+    attempt_3 = date_field("Contact attempt 3")
+    attempt_4 = date_field("Contact attempt 4", required=False)
+    reason = text_area("Notes", required=False)
+    aliases = {"contact_attempts": "attempt_1"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("attempt_1", "attempt_2", "attempt_3", "attempt_4", "last_contact_on"):
+            self.initial.pop(name, None)
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("lose_to_follow_up", participant.status)
+
+    def call(self, data):
+        attempts = [data[f"attempt_{n}"] for n in range(1, 5) if data.get(f"attempt_{n}")]
+        services.participant_lose_to_follow_up(
+            self.participant,
+            last_contact_on=data["last_contact_on"],
+            contact_attempts=attempts,
+            reason=data["reason"],
+            by=self.user,
+        )
+
+
+class ReinstateForm(ActionForm):
+    title = "Reinstate (contact re-established)"
+    on = date_field("Date of contact")
+    reason = text_area("Notes", required=False)
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("reinstate", participant.status)
+
+    def call(self, data):
+        services.participant_reinstate(
+            self.participant, on=data["on"], reason=data["reason"], by=self.user
+        )
+
+
+class DeathForm(ActionForm):
+    title = "Record death"
+    on = date_field("Date of death")
+    cause = forms.CharField(label="Cause (or “unknown”)", max_length=200)
+    sae_reference = forms.CharField(label="SAE report id", max_length=60)
+
+    @classmethod
+    def available(cls, participant):
+        return is_allowed("die", participant.status)
+
+    def call(self, data):
+        services.participant_die(
+            self.participant,
+            on=data["on"],
+            cause=data["cause"],
+            sae_reference=data["sae_reference"],
+            by=self.user,
+        )
+
+
+# The status changes offered on the participant page, in the order shown. Leukapheresis, the first
+# infusion and completion are recorded through their visits instead.
+ACTIONS: dict[str, type[ActionForm]] = {
+    "plan-infusion": PlanInfusionForm,
+    "enroll": EnrollForm,
+    "screen-fail": ScreenFailForm,
+    "manufacturing-fail": ManufacturingFailForm,
+    "stop-treatment": StopTreatmentForm,
+    "withdraw": WithdrawForm,
+    "lost": LostToFollowUpForm,
+    "reinstate": ReinstateForm,
+    "death": DeathForm,
+}
+
+
+def actions_available(participant: Participant) -> list[tuple[str, type[ActionForm]]]:
+    return [(slug, form) for slug, form in ACTIONS.items() if form.available(participant)]
