@@ -144,3 +144,10 @@ def test_apheresis_after_first_infusion_is_warned_about():
         "APH (target 02 Feb 2026) would fall on or after INF1" in w for w in preview.warnings
     )
     assert not preview.errors
+
+
+def test_preview_reads_the_protocol_in_a_few_queries(protocol, django_assert_max_num_queries):
+    # Protocol, its visits, their assessments (prefetched), and the protocol check.
+    with django_assert_max_num_queries(4):
+        out, _ = run("--consent", "2026-01-05", "--first-infusion", "2026-02-20")
+    assert out.count("\n") == 2 + len(EXPECTED)
