@@ -103,3 +103,12 @@ def test_export_of_unknown_version(protocol):
 def test_missing_file(protocol, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("load_protocol", str(tmp_path / "nope.json"))
+
+
+def test_a_second_first_infusion_visit_is_refused(protocol, tmp_path):
+    data = amendment_of_v1()
+    next(v for v in data["visits"] if v["code"] == "INF2")["kind"] = "first_infusion"
+
+    with pytest.raises(CommandError, match="exactly one first-infusion visit .* has 2"):
+        load(tmp_path, data)
+    assert not ProtocolVersion.objects.filter(version=2).exists()
