@@ -227,19 +227,27 @@ NOTIFY_REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/5"
 
 @pytest.fixture
 def redis_broker():
-    """This process enqueues on the real Redis (db 5 by default, emptied first)."""
+    """This process enqueues on the real Redis (db 5 by default), on a queue of its own: several
+    test runs may share the Redis database, and one run's worker must not take another's tasks."""
+    import uuid
+
     import redis
+
+    from sle001.celery import app
 
     client = redis.Redis.from_url(NOTIFY_REDIS_URL, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
         require_service(f"Redis ({NOTIFY_REDIS_URL})")
-    client.flushdb()
+    queue = f"notify-test-{uuid.uuid4().hex[:12]}"
+    old_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue  # the router reads it at each send
     old = use_celery_broker(NOTIFY_REDIS_URL)
     yield NOTIFY_REDIS_URL
     use_celery_broker(old)
-    client.flushdb()
+    app.conf.task_default_queue = old_queue
+    client.delete(queue)
     client.close()
 
 
@@ -264,6 +272,9 @@ def celery_worker_process(transactional_db, redis_broker, smtp_server, tmp_path)
     import time
     from pathlib import Path
 
+    from sle001.celery import app
+
+    queue = app.conf.task_default_queue  # this test's own queue (redis_broker)
     started = []
 
     def start(**extra_env):
@@ -296,6 +307,8 @@ def celery_worker_process(transactional_db, redis_broker, smtp_server, tmp_path)
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
+                "-Q",
+                queue,
                 "-n",
                 f"notify-test-{len(started)}@%h",
             ],
