@@ -9,7 +9,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
@@ -263,16 +262,6 @@ def assessment_for(user, pk: int) -> Assessment:
             "visit__participant__site", "visit__definition", "definition"
         ),
         pk=pk,
-    )
-
-
-def investigators_of(site: Site):
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True, staff_profile__role="investigator", staff_profile__sites=site
-        )
-        .order_by("username")
     )
 
 

@@ -21,13 +21,6 @@ from icalendar import Calendar, Event
 
 from dashboard import access, selectors
 from dashboard.filters import ParticipantFilter
-from dashboard.forms import (
-    ACTIONS,
-    AssessmentForm,
-    VisitDoneForm,
-    VisitMissedForm,
-    actions_available,
-)
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import (
     CalendarTable,
@@ -39,6 +32,13 @@ from dashboard.tables import (
     fmt_date,
     fmt_local,
     fmt_window,
+)
+from schedule.forms import (
+    ACTIONS,
+    AssessmentForm,
+    VisitDoneForm,
+    VisitMissedForm,
+    actions_available,
 )
 from schedule.models import VisitStatus
 

@@ -33,20 +33,32 @@ from schedule.models import (
 )
 
 
-def render_service_form(request, model_admin, *, obj, form, title, back_url):
-    """Show a service form in the admin; on success go back to `back_url`."""
-    if request.method == "POST" and form.apply(obj, request.user) is not None:
-        messages.success(request, f"{title}: saved.")
-        return HttpResponseRedirect(back_url)
+def render_service_form(request, model_admin, *, obj, form, back_url):
+    """Show a service form (schedule/forms.py) in the admin; on success go back to `back_url`."""
+    if request.method == "POST" and form.is_valid():
+        result = form.perform()
+        if result is not None:
+            messages.success(request, f"{form_title(form)}: saved.")
+            for warning in result if isinstance(result, list) else []:
+                messages.warning(request, warning)
+            return HttpResponseRedirect(back_url)
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"{title} — {obj}",
+        "title": f"{form_title(form)} — {obj}" if obj else form_title(form),
         "form": form,
         "obj": obj,
         "back_url": back_url,
         "opts": model_admin.model._meta,
     }
     return TemplateResponse(request, "admin/schedule/service_form.html", context)
+
+
+def form_title(form) -> str:
+    return getattr(form, "title", "") or {
+        schedule_forms.VisitDoneForm: "Record visit done",
+        schedule_forms.VisitMissedForm: "Record visit missed",
+        schedule_forms.AssessmentForm: "Record result",
+    }.get(type(form), "Save")
 
 
 class VisitInline(admin.TabularInline):
@@ -184,40 +196,36 @@ class ParticipantAdmin(SimpleHistoryAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = schedule_forms.ConsentForm(
-            request.POST or None, sites=sites_visible_to(request.user)
+            request.POST or None, sites=sites_visible_to(request.user), user=request.user
         )
-        if request.method == "POST":
-            participant = form.apply(None, request.user)
+        if request.method == "POST" and form.is_valid():
+            participant = form.perform()
             if participant is not None:
                 messages.success(request, f"{participant.label} registered; screening started.")
                 return HttpResponseRedirect(
                     reverse("admin:participants_participant_change", args=[participant.pk])
                 )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": form.title,
-            "form": form,
-            "obj": None,
-            "back_url": reverse("admin:participants_participant_changelist"),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/schedule/service_form.html", context)
+        return render_service_form(
+            request,
+            self,
+            obj=None,
+            form=form,
+            back_url=reverse("admin:participants_participant_changelist"),
+        )
 
     def action_view(self, request, pk, action):
         participant = self.get_queryset(request).filter(pk=pk).first()
-        if participant is None or action not in schedule_forms.PARTICIPANT_ACTIONS:
+        form_class = schedule_forms.ACTIONS.get(action)
+        if participant is None or form_class is None:
             raise Http404
         if not self.has_change_permission(request, participant):
             raise PermissionDenied
-        form_class, _ = schedule_forms.PARTICIPANT_ACTIONS[action]
-        extra = {"participant": participant} if form_class is schedule_forms.EnrollForm else {}
-        form = form_class(request.POST or None, **extra)
+        form = form_class(request.POST or None, participant=participant, user=request.user)
         return render_service_form(
             request,
             self,
             obj=participant,
             form=form,
-            title=form_class.title,
             back_url=reverse("admin:participants_participant_change", args=[participant.pk]),
         )
 
@@ -226,8 +234,11 @@ class ParticipantAdmin(SimpleHistoryAdmin):
         extra_context = extra_context or {}
         if participant is not None:
             extra_context["participant_actions"] = [
-                (title, reverse("admin:participants_participant_action", args=[participant.pk, n]))
-                for n, title in schedule_forms.actions_for(participant)
+                (
+                    form_class.title,
+                    reverse("admin:participants_participant_action", args=[participant.pk, slug]),
+                )
+                for slug, form_class in schedule_forms.actions_available(participant)
             ]
             extra_context["reanchors"] = Reanchor.objects.filter(participant=participant)
         return super().change_view(request, object_id, form_url, extra_context)
@@ -337,25 +348,23 @@ class VisitAdmin(SimpleHistoryAdmin):
 
     def done_view(self, request, pk):
         visit = self._visit_or_404(request, pk)
-        form = schedule_forms.VisitDoneForm(request.POST or None, visit=visit)
+        form = schedule_forms.VisitDoneForm(request.POST or None, visit=visit, user=request.user)
         return render_service_form(
             request,
             self,
             obj=visit,
             form=form,
-            title=form.title,
             back_url=reverse("admin:participants_participant_change", args=[visit.participant_id]),
         )
 
     def missed_view(self, request, pk):
         visit = self._visit_or_404(request, pk)
-        form = schedule_forms.VisitMissedForm(request.POST or None)
+        form = schedule_forms.VisitMissedForm(request.POST or None, visit=visit, user=request.user)
         return render_service_form(
             request,
             self,
             obj=visit,
             form=form,
-            title=form.title,
             back_url=reverse("admin:participants_participant_change", args=[visit.participant_id]),
         )
 
@@ -431,13 +440,14 @@ class AssessmentAdmin(SimpleHistoryAdmin):
             raise Http404
         if not self.has_change_permission(request, assessment):
             raise PermissionDenied
-        form = schedule_forms.AssessmentResultForm(request.POST or None)
+        form = schedule_forms.AssessmentForm(
+            request.POST or None, assessment=assessment, user=request.user
+        )
         return render_service_form(
             request,
             self,
             obj=assessment,
             form=form,
-            title=form.title,
             back_url=reverse("admin:schedule_visit_change", args=[assessment.visit_id]),
         )
 

@@ -1,5 +1,5 @@
-"""Forms of the dashboard. They collect input and call the foundation's services; the services
-decide. A service's ValidationError is shown next to the field it names (or at the top of the
+"""Forms for what coordinators record, shared by the dashboard and the admin. They collect input
+and call the services; the services decide. A service's ValidationError is shown next to the field it names (or at the top of the
 form), and since each service runs in one transaction nothing is saved when it refuses.
 """
 
@@ -8,9 +8,9 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 
-from dashboard import selectors
 from participants import eligibility
-from participants.models import Participant, Status
+from participants.models import Participant, Site, Status
+from participants.selectors import investigators_of
 from participants.services import site_today
 from participants.transitions import is_allowed
 from schedule import services
@@ -252,7 +252,7 @@ class EnrollForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["signed_off_by"].queryset = selectors.investigators_of(self.participant.site)
+        self.fields["signed_off_by"].queryset = investigators_of(self.participant.site)
         if self.fields["signed_off_by"].queryset.filter(pk=self.user.pk).exists():
             self.initial.setdefault("signed_off_by", self.user.pk)
         for c in eligibility.criteria():
@@ -431,6 +431,74 @@ class DeathForm(ActionForm):
         )
 
 
+class UnscheduledVisitForm(ActionForm):
+    title = "Add an unscheduled visit"
+    explanation = "Vital signs and adverse events, on the day of the event."
+    on = date_field("Visit date")
+    reason = text_area("Reason")
+
+    @classmethod
+    def available(cls, participant):
+        return participant.status not in (Status.SCREEN_FAILED, Status.COMPLETED, Status.DIED)
+
+    def call(self, data):
+        services.unscheduled_visit_add(
+            self.participant, on=data["on"], reason=data["reason"], by=self.user
+        )
+
+
+class ConsentForm(ServiceForm):
+    """Register a consent: a new screening starts and its visits are laid out."""
+
+    title = "Register consent (start screening)"
+    site = forms.ModelChoiceField(label="Site", queryset=Site.objects.none())
+    consent_on = date_field("Consent signed on")
+    consent_time = time_field("Time (site time)")
+    consent_form_version = forms.CharField(label="Consent form version", max_length=40)
+    age_at_consent = forms.IntegerField(
+        label="Age at consent",
+        min_value=18,
+        max_value=120,
+        error_messages={"min_value": "Participants must be 18 or older at consent."},
+    )
+    screening_number = forms.CharField(
+        label="Screening number",
+        max_length=20,
+        required=False,
+        help_text="Leave blank to number automatically.",
+    )
+    rescreen_of = forms.ModelChoiceField(
+        label="Re-screen of",
+        queryset=Participant.objects.none(),
+        required=False,
+        help_text="For a re-screen: the earlier failed screening of the same person.",
+    )
+    aliases = {"consent_at": "consent_on"}
+
+    def __init__(self, *args, sites, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["rescreen_of"].queryset = Participant.objects.filter(
+            site__in=sites, status=Status.SCREEN_FAILED, rescreen_allowed=True
+        )
+
+    def perform(self):
+        data = self.cleaned_data
+        site = data["site"]
+        return self.save_with(
+            lambda: services.participant_consent(
+                site=site,
+                by=self.user,
+                consent_at=_at(data["consent_on"], data["consent_time"], site.tz),
+                consent_form_version=data["consent_form_version"],
+                age_at_consent=data["age_at_consent"],
+                screening_number=data["screening_number"],
+                rescreen_of=data["rescreen_of"],
+            )
+        )
+
+
 # The status changes offered on the participant page, in the order shown. Leukapheresis, the first
 # infusion and completion are recorded through their visits instead.
 ACTIONS: dict[str, type[ActionForm]] = {
@@ -443,6 +511,7 @@ ACTIONS: dict[str, type[ActionForm]] = {
     "lost": LostToFollowUpForm,
     "reinstate": ReinstateForm,
     "death": DeathForm,
+    "unscheduled-visit": UnscheduledVisitForm,
 }
 
 

@@ -38,7 +38,7 @@ def participant(protocol, site, coordinator):
 def consent_post(site, **overrides):
     data = {
         "site": site.pk,
-        "consent_date": "2026-03-09",
+        "consent_on": "2026-03-09",
         "consent_time": "09:30",
         "consent_form_version": "ICF v2.0",
         "age_at_consent": "35",
@@ -66,9 +66,9 @@ def test_adding_a_participant_registers_consent_and_lays_out_screening_visits(
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("consent_date", "2026-02-30", "Enter a valid date"),
-        ("consent_date", "2026-03-20", "in the future"),
-        ("age_at_consent", "17", "greater than or equal to 18"),
+        ("consent_on", "2026-02-30", "Enter a valid date"),
+        ("consent_on", "2026-03-20", "in the future"),
+        ("age_at_consent", "17", "Participants must be 18 or older at consent."),
         ("consent_form_version", "", "This field is required"),
     ],
 )
@@ -87,7 +87,7 @@ def test_bad_consent_input_gets_a_message_and_saves_nothing(
 def enroll_post(investigator, **answers):
     data = {"assessed_on": "2026-03-09", "signed_off_by": investigator.pk}
     for code, met in all_met().items():
-        data[f"criterion_{code}"] = "yes" if met else "no"
+        data[f"crit_{code}"] = "yes" if met else "no"
     data.update(answers)
     return data
 
@@ -96,10 +96,10 @@ def test_enrollment_with_a_missing_criterion_is_refused_naming_it(
     coordinator_client, participant, investigator
 ):
     data = enroll_post(investigator)
-    del data["criterion_EX_PREG"]
+    del data["crit_EX_PREG"]
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
     response = coordinator_client.post(url, data)
-    assert "Answer criterion EX_PREG." in response.content.decode()
+    assert response.context["form"].errors["crit_EX_PREG"] == ["Answer this criterion."]
     participant.refresh_from_db()
     assert participant.status == Status.SCREENING
     assert participant.study_id is None
@@ -109,7 +109,7 @@ def test_enrollment_of_an_ineligible_participant_names_the_failing_criteria(
     coordinator_client, participant, investigator
 ):
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
-    response = coordinator_client.post(url, enroll_post(investigator, criterion_EX_PREG="yes"))
+    response = coordinator_client.post(url, enroll_post(investigator, crit_EX_PREG="yes"))
     body = response.content.decode()
     assert "Not eligible, enrollment refused" in body
     assert "EX_PREG applies" in body
@@ -140,9 +140,7 @@ def test_planning_the_first_infusion_before_consent_is_refused(
         signed_off_by=investigator,
         by=coordinator,
     )
-    url = reverse(
-        "admin:participants_participant_action", args=[participant.pk, "plan_first_infusion"]
-    )
+    url = reverse("admin:participants_participant_action", args=[participant.pk, "plan-infusion"])
     response = coordinator_client.post(url, {"planned_on": "2026-03-01", "reason": ""})
     assert "The first infusion cannot be before consent." in response.content.decode()
     assert not participant.visits.filter(definition__code="INF1").exists()
@@ -186,12 +184,12 @@ def test_assessment_result_is_recorded_through_the_admin(coordinator_client, par
     )
     url = reverse("admin:schedule_assessment_result", args=[vs.pk])
     response = coordinator_client.post(
-        url, {"result": "", "completed_date": "2026-03-09", "completed_time": "10:00"}
+        url, {"result": "", "completed_on": "2026-03-09", "completed_time": "10:00"}
     )
-    assert "This field is required" in response.content.decode()
+    assert "Enter the result" in response.content.decode()
     response = coordinator_client.post(
         url,
-        {"result": "BP 120/80", "completed_date": "2026-03-09", "completed_time": "10:00"},
+        {"result": "BP 120/80", "completed_on": "2026-03-09", "completed_time": "10:00"},
     )
     assert response.status_code == 302
     vs.refresh_from_db()
@@ -213,8 +211,8 @@ def test_change_page_offers_only_actions_allowed_now(coordinator_client, partici
     body = coordinator_client.get(
         reverse("admin:participants_participant_change", args=[participant.pk])
     ).content.decode()
-    assert "Confirm eligibility and enroll" in body
-    assert "Record screen failure" in body
+    assert "Enroll (eligibility sign-off)" in body
+    assert "Screen failure" in body
     assert "Stop treatment early" not in body
 
 
