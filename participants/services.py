@@ -358,8 +358,11 @@ def participant_manufacturing_fail(
 def check_first_infusion_date(participant: Participant, first_infusion_on: dt.date) -> None:
     """Rules on D0 that hold whether it is planned or given (PROTOCOL.md)."""
     days = (first_infusion_on - participant.consent_date).days
-    if days < 0:
-        raise ValidationError({"first_infusion_on": "The first infusion cannot be before consent."})
+    if days <= 0:
+        # Leukapheresis and manufacturing lie between them: never the same day.
+        raise ValidationError(
+            {"first_infusion_on": "The first infusion must come after the consent date."}
+        )
     if days > MAX_CONSENT_TO_FIRST_INFUSION_DAYS:
         raise ValidationError(
             {

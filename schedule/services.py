@@ -34,6 +34,7 @@ from schedule.windows import window_closes_at, window_for
 
 # First infusion planned 14-21 days after leukapheresis [PUBLIC]; later than this is unusual.
 APHERESIS_TO_INFUSION_WARN_DAYS = 28
+APHERESIS_TO_INFUSION_MIN_DAYS = 14
 
 
 # --- The protocol ------------------------------------------------------------------------------
@@ -94,7 +95,12 @@ def protocol_as_data(protocol: ProtocolVersion) -> dict:
                 ],
             }
         )
-    return {"version": protocol.version, "name": protocol.name, "visits": visits}
+    return {
+        "version": protocol.version,
+        "name": protocol.name,
+        "notes": protocol.notes,
+        "visits": visits,
+    }
 
 
 def protocol_copy_as_amendment(protocol: ProtocolVersion, *, name: str) -> ProtocolVersion:
@@ -291,10 +297,13 @@ def first_infusion_plan(
 
 def _infusion_plan_warnings(participant: Participant, d0: dt.date) -> list[str]:
     apheresis = participant.aphereses.order_by("-collected_on").first()
-    if apheresis and (d0 - apheresis.collected_on).days > APHERESIS_TO_INFUSION_WARN_DAYS:
+    if apheresis is None:
+        return []
+    gap = (d0 - apheresis.collected_on).days
+    if gap < APHERESIS_TO_INFUSION_MIN_DAYS or gap > APHERESIS_TO_INFUSION_WARN_DAYS:
         return [
-            f"The first infusion is {(d0 - apheresis.collected_on).days} days after the "
-            f"leukapheresis; the protocol plans 14-21 days."
+            f"The first infusion is {gap} days after the leukapheresis; the protocol plans "
+            f"{APHERESIS_TO_INFUSION_MIN_DAYS}-21 days."
         ]
     return []
 
