@@ -4,6 +4,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from participants.models import Apheresis, Eligibility, Site, StaffProfile, StatusChange
 from participants.selectors import sites_visible_to
 
+admin.site.site_header = "SLE-001 tracker administration"
+admin.site.site_title = "SLE-001 tracker"
+admin.site.index_title = "Participants, visits and the protocol"
+
 
 class ReadOnlyAdmin(SimpleHistoryAdmin):
     """Records written only by the services: viewable, never edited by hand."""
@@ -30,7 +34,7 @@ class SiteAdmin(SimpleHistoryAdmin):
 @admin.register(StaffProfile)
 class StaffProfileAdmin(SimpleHistoryAdmin):
     list_display = ["user", "role", "reminder_mode"]
-    list_filter = ["role", "sites"]
+    list_filter = ["role", ("sites", admin.RelatedOnlyFieldListFilter)]
     filter_horizontal = ["sites"]
     search_fields = ["user__username"]
 
@@ -38,7 +42,7 @@ class StaffProfileAdmin(SimpleHistoryAdmin):
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = ["participant", "from_status", "to_status", "effective_on", "changed_by"]
-    list_filter = ["to_status", "participant__site"]
+    list_filter = ["to_status", ("participant__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["participant__study_id", "participant__screening_number"]
     list_select_related = ["participant", "changed_by"]
 

@@ -186,6 +186,10 @@ class Eligibility(models.Model):
     signed_off_at = models.DateTimeField()
     history = HistoricalRecords()
 
+    class Meta:
+        verbose_name_plural = "eligibility checklists"
+        verbose_name = "eligibility checklist"
+
     def __str__(self) -> str:
         return f"Eligibility of {self.participant} (criteria v{self.criteria_version})"
 
@@ -204,6 +208,8 @@ class Apheresis(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = "leukapheresis"
+        verbose_name_plural = "leukaphereses"
         ordering = ["participant", "collected_on", "id"]
         constraints = [
             models.UniqueConstraint(fields=["product_id"], name="apheresis_product_id_unique")

@@ -128,7 +128,8 @@ class ParticipantAdmin(SimpleHistoryAdmin):
         "first_infusion_day",
         "infusions_received",
     ]
-    list_filter = ["site", "status", "phase"]
+    # Only the sites this user sees (the queryset is already scoped).
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "status", "phase"]
     search_fields = ["screening_number", "study_id"]
     list_select_related = ["site"]
     inlines = [VisitInline, StatusChangeInline]
@@ -285,7 +286,12 @@ class VisitAdmin(SimpleHistoryAdmin):
         "actual_date",
         "in_window",
     ]
-    list_filter = ["status", "definition__code", "participant__site", "in_window"]
+    list_filter = [
+        "status",
+        "definition__code",
+        ("participant__site", admin.RelatedOnlyFieldListFilter),
+        "in_window",
+    ]
     search_fields = ["participant__study_id", "participant__screening_number"]
     list_select_related = ["participant", "definition"]
     date_hierarchy = "target_date"
@@ -385,7 +391,12 @@ class OverdueFilter(admin.SimpleListFilter):
 @admin.register(Assessment)
 class AssessmentAdmin(SimpleHistoryAdmin):
     list_display = ["__str__", "is_safety", "status", "due_at", "completed_at", "result", "late"]
-    list_filter = [OverdueFilter, "is_safety", "status", "visit__participant__site"]
+    list_filter = [
+        OverdueFilter,
+        "is_safety",
+        "status",
+        ("visit__participant__site", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["visit__participant__study_id", "visit__participant__screening_number"]
     list_select_related = ["visit__participant", "visit__definition", "definition"]
     readonly_fields = [
