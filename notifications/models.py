@@ -16,6 +16,7 @@ class OutboxKind(models.TextChoices):
     REMINDER_DIGEST = "reminder_digest", "Daily reminder digest"
     SAFETY_OVERDUE = "safety_overdue", "Overdue safety assessment"
     SAFETY_ESCALATION = "safety_escalation", "Overdue safety assessment escalated"
+    ENROLLMENT_REPORT = "enrollment_report", "Monthly enrollment report"
 
 
 REMINDER_KINDS = (OutboxKind.VISIT_DUE, OutboxKind.WINDOW_CLOSES, OutboxKind.REMINDER_DIGEST)

@@ -39,6 +39,7 @@ from notifications.models import (
     OutboxStatus,
 )
 from participants.models import ReminderMode, Site, StaffRole, Status
+from participants.reports import enrollment_report
 from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
 from schedule.windows import local_time_on
 
@@ -53,6 +54,7 @@ TEMPLATE_OF_KIND = {
     OutboxKind.REMINDER_DIGEST: "reminder_digest",
     OutboxKind.SAFETY_OVERDUE: "safety_overdue",
     OutboxKind.SAFETY_ESCALATION: "safety_escalation",
+    OutboxKind.ENROLLMENT_REPORT: "enrollment_report",
 }
 
 
@@ -570,6 +572,8 @@ def _prepare(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
         return "the recipient's account is gone or inactive", {}
     if row.kind in REMINDER_KINDS:
         return _reminder_context(row, now)
+    if row.kind == OutboxKind.ENROLLMENT_REPORT:
+        return _enrollment_report_context(row)
     return _safety_context(row, now)
 
 
@@ -685,6 +689,48 @@ def outbox_resend(rows, *, now: dt.datetime | None = None) -> int:
     for pk in ids:
         transaction.on_commit(lambda pk=pk: enqueue_send(pk))
     return count
+
+
+# --- Monthly enrollment report ----------------------------------------------------------------
+
+
+def enrollment_report_queue(*, now: dt.datetime | None = None) -> int:
+    """Queue last month's enrollment report for every study manager; returns rows created.
+
+    Run daily: the first run on or after the 1st queues it, later runs find the row and add
+    nothing, so a beat that was down on the 1st still sends the report when it is back.
+    """
+    now = now or timezone.now()
+    month = (now.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    created = 0
+    for manager in selectors.study_managers():
+        _, new = outbox_add(
+            dedup_key=f"enrollment-report:{month:%Y-%m}:{manager.pk}",
+            recipient=manager,
+            kind=OutboxKind.ENROLLMENT_REPORT,
+            send_after=now,
+            now=now,
+            subject=f"SLE-001 enrollment report, {month:%B %Y}",
+            about_date=month,
+            context={"month": month.isoformat()},
+        )
+        created += new
+    return created
+
+
+def _enrollment_report_context(row: OutboxEmail) -> tuple[str | None, dict]:
+    # Built at send time: the counts are the latest, and carry no participant ids at all.
+    report = enrollment_report(dt.date.fromisoformat(row.context["month"]))
+    totals = report.totals
+    return None, {
+        "report": report,
+        "totals": totals,
+        "rows": [*report.sites, totals],
+        "status_counts": [
+            (label, totals.by_status.get(value, 0)) for value, label in Status.choices
+        ],
+        "url": f"{settings.SITE_URL}/participants/",
+    }
 
 
 # --- Heartbeats --------------------------------------------------------------------------------

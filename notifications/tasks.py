@@ -31,3 +31,11 @@ def flag_overdue() -> str:
     result = services.overdue_scan()
     services.heartbeat_record("flag_overdue", str(result))
     return str(result)
+
+
+@shared_task(ignore_result=True)
+def queue_enrollment_report() -> str:
+    created = services.enrollment_report_queue()
+    summary = f"{created} enrollment report email(s) queued"
+    services.heartbeat_record("queue_enrollment_report", summary)
+    return summary

@@ -163,6 +163,11 @@ CELERY_BEAT_SCHEDULE = {
     "flag-overdue": {"task": "notifications.tasks.flag_overdue", "schedule": 900.0},
     # Sends every due pending row, so nothing is lost when an enqueue failed (broker down).
     "deliver-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
+    # Daily; queues last month's report for the study managers once (dedup key per month).
+    "enrollment-report": {
+        "task": "notifications.tasks.queue_enrollment_report",
+        "schedule": 86400.0,
+    },
 }
 
 # --- The study ---------------------------------------------------------------------------------

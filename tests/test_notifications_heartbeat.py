@@ -24,12 +24,18 @@ def run_every_job(at):
         tasks.deliver_outbox()
         tasks.flag_overdue()
         tasks.scan_reminders()
+        tasks.queue_enrollment_report()
 
 
 def test_each_periodic_job_records_its_heartbeat(db):
     run_every_job(NOW)
     beats = {b.name: b for b in JobHeartbeat.objects.all()}
-    assert set(beats) == {"deliver_outbox", "flag_overdue", "scan_reminders"}
+    assert set(beats) == {
+        "deliver_outbox",
+        "flag_overdue",
+        "scan_reminders",
+        "queue_enrollment_report",
+    }
     assert all(b.last_finished_at == NOW for b in beats.values())
     assert beats["deliver_outbox"].last_summary == "no email due"
 
@@ -49,8 +55,9 @@ def test_no_problem_within_30_minutes_then_a_message(db):
     message = heartbeat_problem(NOW + dt.timedelta(minutes=31))
     assert "have not run for 31 minutes" in message
     assert "deliver_outbox" in message and "flag_overdue" in message
-    # The hourly scan is allowed two of its intervals.
+    # The hourly scan is allowed two of its intervals, the daily report job two days.
     assert "scan_reminders" not in message
+    assert "queue_enrollment_report" not in message
 
 
 def test_never_run_is_a_problem(db):
