@@ -59,8 +59,9 @@ cat <<BANNER
    App:    http://127.0.0.1:${PORT}/
    Admin:  http://127.0.0.1:${PORT}/admin/
    Logins (password: ${DEMO_PASSWORD}):
-     coordinator-s01, coordinator-s02, coordinator-s03,
-     investigator-s01, manager
+     coordinator-s01, coordinator-s02, coordinator-s03 (one site each)
+     investigator-s01, investigator-s02, investigator-s03
+     manager (study manager, all sites), admin (superuser)
    Celery worker+beat log: var/log/celery.log
    E-mails (file backend): var/mail/
    Stop with Ctrl-C.
