@@ -66,4 +66,32 @@ def build(n_participants: int, today: dt.date, seed: int = 1) -> dict:
                 by=coordinator,
             )
             services.first_infusion_plan(participant, planned_on=d0, by=coordinator)
+    _record_the_past(today, rng)
     return {"sites": sites, "coordinator": coordinator}
+
+
+def _record_the_past(today: dt.date, rng: random.Random, left_open: float = 0.03) -> None:
+    """Mark visits whose window has closed as done, leaving a few open (overdue), as in a study
+    that is being kept up to date. A data shortcut (bulk UPDATE, not the services): the benchmark
+    needs realistic ratios of open to closed rows, not a replay of every recording."""
+    from django.db.models import F
+
+    from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
+
+    past = list(
+        Visit.objects.filter(status=VisitStatus.SCHEDULED, window_end__lt=today).values_list(
+            "pk", flat=True
+        )
+    )
+    done = [pk for pk in past if rng.random() >= left_open]
+    for start in range(0, len(done), 500):
+        chunk = done[start : start + 500]
+        Visit.objects.filter(pk__in=chunk).update(
+            status=VisitStatus.DONE, actual_date=F("target_date"), in_window=True
+        )
+        Assessment.objects.filter(visit__in=chunk, status=AssessmentStatus.PENDING).update(
+            status=AssessmentStatus.DONE,
+            result="normal",
+            is_abnormal=False,
+            completed_at=F("due_at"),
+        )
