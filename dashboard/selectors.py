@@ -29,12 +29,21 @@ from django.utils import timezone
 from dashboard import access
 from participants.models import Participant, Phase, Site, Status
 from participants.services import site_today
-from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
+from schedule.models import (
+    Assessment,
+    AssessmentStatus,
+    Visit,
+    VisitDefinition,
+    VisitKind,
+    VisitStatus,
+)
 from schedule.windows import study_day_label, study_day_offset
 
 CLOSING_SOON_DAYS = 3
 COMING_UP_DAYS = 7
 SCREENING_DAYS = 56  # 8 weeks [PUBLIC]
+# Fallback only: the number of infusions comes from the participant's protocol version
+# (infusion_count, annotated on the participant), for a participant read without it.
 INFUSIONS = 6
 FOLLOW_UP_DAYS = 365  # the Month 12 visit is Day 365
 
@@ -71,33 +80,53 @@ def study_day(d0: dt.date | None, day: dt.date | None) -> str:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a participant is through screening (8 weeks), treatment (6 infusions) and follow-up
+    """Where a participant is through screening (8 weeks), treatment (the protocol's infusions) and follow-up
     (12 months): a text and how full each of the three segments is (0 to 1)."""
 
     text: str
     screening: float
     treatment: float
     follow_up: float
+    infusions: int = INFUSIONS
+
+
+def infusion_count() -> Coalesce:
+    """Annotation: how many infusion visits the participant's protocol version defines (first
+    infusion included). A subquery in the participant's own query, so no query per row."""
+    counted = (
+        VisitDefinition.objects.filter(
+            protocol=OuterRef("schedule__protocol"),
+            kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
+        )
+        .order_by()
+        .values("protocol")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(INFUSIONS))
 
 
 def phase_progress(p: Participant, today: dt.date) -> Progress:
+    infusions = getattr(p, "infusion_count", None) or INFUSIONS
     if p.phase == Phase.SCREENING:
         days = max((today - p.consent_date).days, 0)
         week = min(days // 7 + 1, 8)
-        return Progress(f"screening week {week}/8", min(days / SCREENING_DAYS, 1), 0, 0)
+        return Progress(f"screening week {week}/8", min(days / SCREENING_DAYS, 1), 0, 0, infusions)
     if p.phase == Phase.TREATMENT:
         n = p.infusions_received
-        return Progress(f"treatment {n}/{INFUSIONS} infusions", 1, n / INFUSIONS, 0)
+        return Progress(
+            f"treatment {n}/{infusions} infusions", 1, min(n / infusions, 1), 0, infusions
+        )
     if p.phase == Phase.FOLLOW_UP and p.first_infusion_at:
         days = max((today - p.first_infusion_date).days, 0)
         month = min(days // 30 + 1, 12)
         text = f"follow-up month {month}/12"
         if p.status == Status.LOST_TO_FOLLOW_UP:
             text += " (lost to follow-up)"
-        return Progress(text, 1, 1, min(days / FOLLOW_UP_DAYS, 1))
+        return Progress(text, 1, 1, min(days / FOLLOW_UP_DAYS, 1), infusions)
     if p.status == Status.COMPLETED:
-        return Progress("completed", 1, 1, 1)
-    return Progress(p.get_status_display().lower(), 0, 0, 0)
+        return Progress("completed", 1, 1, 1, infusions)
+    return Progress(p.get_status_display().lower(), 0, 0, 0, infusions)
 
 
 # --- Worklist ------------------------------------------------------------------------------------
@@ -176,10 +205,13 @@ def _count(queryset: QuerySet, group_by: str) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def participant_rows(user, now: dt.datetime | None = None) -> QuerySet[Participant]:
-    """Participants with their next visit, open and overdue safety items, in one query."""
+def participant_rows(
+    user, now: dt.datetime | None = None, sites: list[tuple[Site, dt.date]] | None = None
+) -> QuerySet[Participant]:
+    """Participants with their next visit, open and overdue safety items, in one query.
+    `sites`: the user's sites_with_today when the caller has them already."""
     now = now or timezone.now()
-    sites = sites_with_today(user)
+    sites = sites_with_today(user) if sites is None else sites
     next_visit = Visit.objects.filter(
         participant=OuterRef("pk"), status=VisitStatus.SCHEDULED
     ).order_by("target_date", "definition__order", "occurrence")
@@ -191,6 +223,7 @@ def participant_rows(user, now: dt.datetime | None = None) -> QuerySet[Participa
         .select_related("site")
         .annotate(
             site_today=_site_today_expression(sites),
+            infusion_count=infusion_count(),
             next_visit_id=Subquery(next_visit.values("pk")[:1]),
             next_visit_code=Subquery(next_visit.values("definition__code")[:1]),
             next_target=Subquery(next_visit.values("target_date")[:1]),
@@ -220,7 +253,10 @@ class ParticipantPage:
 def participant_page(user, pk: int) -> ParticipantPage:
     """One participant of the user's sites (404 otherwise), with the whole timeline."""
     participant = get_object_or_404(
-        access.participants_for(user).select_related("site", "schedule__protocol"), pk=pk
+        access.participants_for(user)
+        .select_related("site", "schedule__protocol")
+        .annotate(infusion_count=infusion_count()),
+        pk=pk,
     )
     visits = list(
         participant.visits.select_related("definition")

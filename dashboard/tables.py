@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from dashboard.selectors import phase_progress, study_day
+from dashboard.selectors import CLOSING_SOON_DAYS, phase_progress, study_day
 from schedule.models import AssessmentStatus, VisitStatus
 
 DATE = "%d %b %Y"
@@ -47,6 +47,15 @@ def days_text(days: int | None) -> str:
     if days == 0:
         return "closes today"
     return f"{days} d"
+
+
+def days_left_html(days: int | None):
+    """Days to the window end, red once closed and amber when it closes within CLOSING_SOON_DAYS
+    (the same horizon as the worklist's "Windows closing" list)."""
+    cls = ""
+    if days is not None:
+        cls = "late" if days < 0 else ("soon" if days <= CLOSING_SOON_DAYS else "")
+    return format_html('<span class="{}">{}</span>', cls, days_text(days))
 
 
 def _with_next(url: str, next_url: str | None) -> str:
@@ -124,7 +133,7 @@ class ParticipantTable(BaseTable):
                 (name, title, round(fill * 100))
                 for name, title, fill in (
                     ("screening", "Screening, 8 weeks", p.screening),
-                    ("treatment", "Treatment, 6 infusions", p.treatment),
+                    ("treatment", f"Treatment, {p.infusions} infusions", p.treatment),
                     ("follow_up", "Follow-up, 12 months", p.follow_up),
                 )
             ),
@@ -154,13 +163,7 @@ class ParticipantTable(BaseTable):
         return (record.next_window_end - record.site_today).days
 
     def render_days_left(self, record):
-        days = self._days_left(record)
-        cls = (
-            "late"
-            if days is not None and days < 0
-            else ("soon" if days is not None and days <= 3 else "")
-        )
-        return format_html('<span class="{}">{}</span>', cls, days_text(days))
+        return days_left_html(self._days_left(record))
 
     def value_days_left(self, record):
         return self._days_left(record)
@@ -194,10 +197,12 @@ class VisitTable(BaseTable):
     days_left = tables.Column("Days to window end", accessor="window_end")
     action = tables.Column("", accessor="pk", exclude_from_export=True)
 
-    def __init__(self, *args, today_by_site=None, next_url=None, **kwargs):
+    def __init__(self, *args, today_by_site=None, next_url=None, can_record=True, **kwargs):
         self.today_by_site = today_by_site or {}
         self.next_url = next_url
         super().__init__(*args, **kwargs)
+        if not can_record:
+            self.columns.hide("action")
 
     def render_participant(self, record):
         return _participant_link(record.participant)
@@ -243,13 +248,7 @@ class VisitTable(BaseTable):
         return (record.window_end - today).days if today else None
 
     def render_days_left(self, record):
-        days = self._days_left(record)
-        cls = (
-            "late"
-            if days is not None and days < 0
-            else ("soon" if days is not None and days <= 3 else "")
-        )
-        return format_html('<span class="{}">{}</span>', cls, days_text(days))
+        return days_left_html(self._days_left(record))
 
     def value_days_left(self, record):
         return self._days_left(record)
@@ -274,10 +273,12 @@ class OverdueSafetyTable(BaseTable):
     late = tables.Column("Overdue by", accessor="due_at", empty_values=())
     action = tables.Column("", accessor="pk", exclude_from_export=True)
 
-    def __init__(self, *args, next_url=None, **kwargs):
+    def __init__(self, *args, next_url=None, can_record=True, **kwargs):
         self.next_url = next_url
         self.now = timezone.now()
         super().__init__(*args, **kwargs)
+        if not can_record:
+            self.columns.hide("action")
 
     def render_participant(self, record):
         return _participant_link(record.visit.participant)
@@ -340,11 +341,17 @@ class TimelineTable(BaseTable):
             "id": lambda record: f"visit-{record.pk}",
         }
 
-    def __init__(self, *args, today=None, d0=None, now=None, next_url=None, **kwargs):
+    def __init__(
+        self, *args, today=None, d0=None, now=None, next_url=None, can_record=True, **kwargs
+    ):
         self.today, self.d0 = today, d0
         self.now = now or timezone.now()
         self.next_url = next_url
+        # Read-only users (monitors, managers) get no buttons and no links to the record forms.
+        self.can_record = can_record
         super().__init__(*args, **kwargs)
+        if not can_record:
+            self.columns.hide("action")
 
     def is_overdue(self, record):
         return (
@@ -422,7 +429,7 @@ class TimelineTable(BaseTable):
             title = f"{a.definition.name}: {a.get_status_display()}"
             if a.status == AssessmentStatus.DONE:
                 title += f" — {a.result}{' (abnormal)' if a.is_abnormal else ''}"
-            if a.status in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
+            if self.can_record and a.status in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
                 url = _with_next(reverse("dashboard:assessment_record", args=[a.pk]), self.next_url)
                 items.append(
                     format_html(

@@ -7,6 +7,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.worklist, name="worklist"),
     path("participants/", views.ParticipantListView.as_view(), name="participants"),
+    path("participants/new/", views.participant_new, name="participant_new"),
     path("participants/<int:pk>/", views.participant_detail, name="participant"),
     path(
         "participants/<int:pk>/<slug:action>/", views.participant_action, name="participant_action"

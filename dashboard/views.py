@@ -21,6 +21,7 @@ from icalendar import Calendar, Event
 
 from dashboard import access, selectors
 from dashboard.filters import ParticipantFilter
+from dashboard.forms import RegisterConsentForm
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import (
     CalendarTable,
@@ -33,6 +34,7 @@ from dashboard.tables import (
     fmt_local,
     fmt_window,
 )
+from participants.selectors import can_record, records_where_visible, sites_recordable_by
 from schedule.forms import (
     ACTIONS,
     AssessmentForm,
@@ -70,6 +72,16 @@ def _next_url(request, default: str) -> str:
     return default
 
 
+def _read_only(request, what: str, site=None) -> HttpResponse:
+    """403 page for a user who may see this site but not record there (monitors, managers)."""
+    return render(
+        request,
+        "dashboard/forbidden.html",
+        {"what": what, "site": site},
+        status=403,
+    )
+
+
 # --- Worklist --------------------------------------------------------------------------------------
 
 
@@ -77,7 +89,12 @@ def _next_url(request, default: str) -> str:
 def worklist(request):
     now = timezone.now()
     work = selectors.worklist(request.user, now)
-    visit_kwargs = {"today_by_site": work.today_by_site, "next_url": reverse("dashboard:worklist")}
+    writer = records_where_visible(request.user)
+    visit_kwargs = {
+        "today_by_site": work.today_by_site,
+        "next_url": reverse("dashboard:worklist"),
+        "can_record": writer,
+    }
     sections = [
         (
             "due_today",
@@ -89,7 +106,9 @@ def worklist(request):
             "overdue_safety",
             "Overdue safety assessments",
             "Safety items past due with no result recorded.",
-            OverdueSafetyTable(work.overdue_safety, next_url=reverse("dashboard:worklist")),
+            OverdueSafetyTable(
+                work.overdue_safety, next_url=reverse("dashboard:worklist"), can_record=writer
+            ),
         ),
         (
             "closing_soon",
@@ -142,7 +161,14 @@ class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Fil
     export_formats = EXPORT_FORMATS
 
     def get_queryset(self):
-        return selectors.participant_rows(self.request.user)
+        self.sites = selectors.sites_with_today(self.request.user)
+        return selectors.participant_rows(self.request.user, sites=self.sites)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Visible sites are the recordable ones for recording roles: no extra query for the link.
+        context["can_register"] = records_where_visible(self.request.user) and bool(self.sites)
+        return context
 
     def get_filterset_kwargs(self, filterset_class):
         kwargs = super().get_filterset_kwargs(filterset_class)
@@ -154,7 +180,11 @@ class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Fil
 def participant_detail(request, pk):
     page = selectors.participant_page(request.user, pk)
     here = reverse("dashboard:participant", args=[pk])
-    timeline = TimelineTable(page.visits, today=page.today, d0=page.d0, next_url=here)
+    # The participant is visible, so for a recording role its site is one of theirs.
+    writer = records_where_visible(request.user)
+    timeline = TimelineTable(
+        page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
+    )
     history = HistoryTable(page.history)
     label = page.participant.label
     wanted = request.GET.get("_table", "timeline")
@@ -169,10 +199,29 @@ def participant_detail(request, pk):
             "p": page.participant,
             "timeline": timeline,
             "history": history,
-            "actions": [(slug, form.title) for slug, form in actions_available(page.participant)],
+            "actions": [(slug, form.title) for slug, form in actions_available(page.participant)]
+            if writer
+            else [],
+            "can_record": writer,
             "d0_label": selectors.study_day(page.d0, page.d0) if page.d0 else "",
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_new(request):
+    """Register a consent: a new screening at one of the sites where the user may record."""
+    sites = sites_recordable_by(request.user).order_by("code")
+    if not sites.exists():
+        return _read_only(request, "a consent")
+    form = RegisterConsentForm(request.POST or None, sites=sites, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        participant = form.perform()
+        if participant is not None:
+            messages.success(request, f"{participant.label} registered; screening started.")
+            return redirect("dashboard:participant", pk=participant.pk)
+    return render(request, "dashboard/consent_form.html", {"form": form, "title": form.title})
 
 
 @login_required
@@ -184,6 +233,10 @@ def participant_action(request, pk, action):
     participant = get_object_or_404(
         access.participants_for(request.user).select_related("site"), pk=pk
     )
+    if not can_record(request.user, participant.site):
+        return _read_only(
+            request, f"{form_class.title.lower()} for {participant.label}", participant.site
+        )
     if not form_class.available(participant):
         messages.error(
             request,
@@ -218,6 +271,8 @@ def participant_action(request, pk, action):
 @require_http_methods(["GET", "POST"])
 def visit_done(request, pk):
     visit = selectors.visit_for(request.user, pk)
+    if not can_record(request.user, visit.participant.site):
+        return _read_only(request, f"{visit} as done", visit.participant.site)
     form = VisitDoneForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as done.")
@@ -231,6 +286,8 @@ def visit_done(request, pk):
 @require_http_methods(["GET", "POST"])
 def visit_missed(request, pk):
     visit = selectors.visit_for(request.user, pk)
+    if not can_record(request.user, visit.participant.site):
+        return _read_only(request, f"{visit} as missed", visit.participant.site)
     form = VisitMissedForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as missed.")
@@ -267,6 +324,9 @@ def _visit_form(request, visit, form, title):
 @require_http_methods(["GET", "POST"])
 def assessment_record(request, pk):
     assessment = selectors.assessment_for(request.user, pk)
+    site = assessment.visit.participant.site
+    if not can_record(request.user, site):
+        return _read_only(request, f"a result for {assessment}", site)
     form = AssessmentForm(request.POST or None, assessment=assessment, user=request.user)
     participant = assessment.visit.participant
     if request.method == "POST" and form.is_valid() and form.perform() is not None:

@@ -62,3 +62,51 @@ def investigators_of(site: Site):
         )
         .order_by("username")
     )
+
+
+# --- Who may record ------------------------------------------------------------------------------
+# Seeing is not recording: study managers and medical monitors see every site but only read
+# (monitoring, oversight); coordinators and investigators record at their own sites; a superuser
+# (an administrator) may record anywhere.
+
+RECORDING_ROLES = (StaffRole.COORDINATOR, StaffRole.INVESTIGATOR)
+
+
+def _profile(user) -> StaffProfile | None:
+    try:
+        return user.staff_profile  # cached on the user after the first read
+    except StaffProfile.DoesNotExist:
+        return None
+
+
+def records_where_visible(user) -> bool:
+    """True when the user may record at every site they can see.
+
+    No query beyond the cached staff profile: a coordinator's or investigator's visible sites are
+    exactly the sites of their profile, so on a page listing only visible rows the role decides.
+    Use it to show or hide buttons; the write views still ask `can_record` for the object's site.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    profile = _profile(user)
+    return profile is not None and profile.role in RECORDING_ROLES
+
+
+def can_record(user, site: Site) -> bool:
+    """May `user` record (status changes, visits, results, consents) at `site`?"""
+    if not records_where_visible(user):
+        return False
+    if user.is_superuser:
+        return True
+    return _profile(user).sites.filter(pk=site.pk).exists()
+
+
+def sites_recordable_by(user) -> QuerySet[Site]:
+    """The sites where `user` may record (e.g. the site choices of the consent form)."""
+    if not records_where_visible(user):
+        return Site.objects.none()
+    if user.is_superuser:
+        return Site.objects.all()
+    return Site.objects.filter(staff__user=user)

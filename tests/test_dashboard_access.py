@@ -1,6 +1,9 @@
 """Per-site access: every page, export and feed shows only the user's sites; another site's URL
 is a 404; study managers and superusers see all sites; a user without a profile sees nothing."""
 
+import io
+
+import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -56,6 +59,26 @@ def test_coordinator_sees_only_own_site_on_every_list(client, coordinator, data)
                 body = client.get(f"{url}{sep}_export={fmt}&_table=overdue_visits").content
                 if fmt == "csv":
                     assert berlin.label.encode() not in body, url
+                else:
+                    # The workbook is zipped XML: read its cells, not its bytes.
+                    cells = [
+                        str(v)
+                        for row in openpyxl.load_workbook(io.BytesIO(body)).active.values
+                        for v in row
+                        if v is not None
+                    ]
+                    assert cells, url
+                    assert not [c for c in cells if berlin.label in c], url
+                    assert [c for c in cells if data["late"].label in c], url
+
+
+def test_xlsx_of_a_participant_page_is_refused_for_another_site(client, coordinator, data):
+    client.force_login(coordinator)
+    berlin = data["berlin"]
+    with frozen():
+        for table in ("timeline", "history"):
+            url = reverse("dashboard:participant", args=[berlin.pk])
+            assert client.get(f"{url}?_export=xlsx&_table={table}").status_code == 404
 
 
 def test_guessing_another_sites_urls_gives_404(client, coordinator, data):

@@ -123,3 +123,33 @@ def test_page_is_sortable_and_filterable_in_html(client, coordinator, data):
     for name in ("site", "status", "phase", "overdue"):
         assert f'name="{name}"' in html
     assert reverse("dashboard:participant", args=[data["late"].pk]) in html
+
+
+def test_infusion_count_comes_from_the_protocol(coordinator, investigator, site, protocol):
+    from schedule.models import VisitDefinition, VisitKind
+
+    defined = VisitDefinition.objects.filter(
+        protocol=protocol, kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION)
+    ).count()
+    with frozen():
+        p = enrolled(site, coordinator, investigator, dt.date(2026, 2, 1), d0=dt.date(2026, 3, 20))
+        row = selectors.participant_rows(coordinator).get(pk=p.pk)
+        page = selectors.participant_page(coordinator, p.pk)
+    assert row.infusion_count == defined and page.participant.infusion_count == defined
+    # An amended protocol with fewer infusions: the progress follows it, not a fixed 6.
+    row.status, row.phase, row.infusions_received = Status.IN_TREATMENT, "treatment", 3
+    row.infusion_count = 4
+    progress = selectors.phase_progress(row, dt.date(2026, 3, 10))
+    assert progress.text == "treatment 3/4 infusions" and progress.treatment == 0.75
+    assert progress.infusions == 4
+
+
+def test_closing_soon_highlight_uses_the_worklist_horizon(monkeypatch):
+    from dashboard import tables
+
+    n = selectors.CLOSING_SOON_DAYS
+    assert 'class="soon"' in tables.days_left_html(n)
+    assert 'class=""' in tables.days_left_html(n + 1)
+    assert 'class="late"' in tables.days_left_html(-1)
+    monkeypatch.setattr(tables, "CLOSING_SOON_DAYS", n + 2)
+    assert 'class="soon"' in tables.days_left_html(n + 2)
