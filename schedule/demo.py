@@ -75,6 +75,7 @@ COORDINATOR_MODELS = {
         ("reanchor", "protocolversion", "visitdefinition", "assessmentdefinition"),
     ),
 }
+COORDINATOR_ADDS = ("participant",)
 PROTOCOL_MODELS = ("protocolversion", "visitdefinition", "assessmentdefinition")
 FRAMEWORK_APPS = ("admin", "auth", "contenttypes", "sessions")
 
@@ -166,6 +167,9 @@ def _groups() -> dict[str, Group]:
     for app_label, (changed, viewed) in COORDINATOR_MODELS.items():
         perms += _permissions(app_label, ("view", "change"), changed)
         perms += _permissions(app_label, ("view",), viewed)
+    # Adding a participant is registering a consent (the admin's add view runs the consent
+    # service, which lays out the schedule itself): add_participant is all it needs.
+    perms += _permissions("participants", ("add",), COORDINATOR_ADDS)
     coordinators.permissions.set(perms)
 
     managers, _ = Group.objects.get_or_create(name="Study managers")

@@ -130,6 +130,38 @@ def test_logins_authenticate_and_have_their_roles(seeded):
     assert get_user_model().objects.get(username="admin").is_superuser
 
 
+def test_seeded_coordinator_registers_a_consent_in_admin_and_dashboard(seeded, client):
+    coordinator = get_user_model().objects.get(username="coordinator-s02")
+    assert coordinator.has_perm("participants.add_participant")
+    manager = get_user_model().objects.get(username="manager")
+    assert not manager.has_perm("participants.add_participant")
+    s02 = Site.objects.get(code="S02")
+    client.force_login(coordinator)
+    entry = {
+        "site": s02.pk,
+        "consent_on": "2026-03-10",
+        "consent_time": "09:00",
+        "consent_form_version": "ICF v2.0",
+        "age_at_consent": "50",
+        "screening_number": "",
+    }
+    before = Participant.objects.filter(site=s02).count()
+    with time_machine.travel(NOW, tick=False):
+        assert client.get("/admin/participants/participant/add/").status_code == 200
+        response = client.post("/admin/participants/participant/add/", entry)
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        assert client.get(response["Location"]).status_code == 200
+        assert client.post("/participants/new/", entry).status_code == 302
+    added = Participant.objects.filter(site=s02).order_by("-pk")[:2]
+    assert Participant.objects.filter(site=s02).count() == before + 2
+    for p in added:
+        assert {"SCR", "APH"} <= set(p.visits.values_list("definition__code", flat=True))
+    client.force_login(manager)
+    with time_machine.travel(NOW, tick=False):
+        assert client.get("/admin/participants/participant/add/").status_code == 403
+        assert client.get("/participants/new/").status_code == 403
+
+
 def test_second_run_changes_nothing_but_the_password(seeded):
     before = counts()
 
