@@ -16,11 +16,12 @@ class OutboxKind(models.TextChoices):
     REMINDER_DIGEST = "reminder_digest", "Daily reminder digest"
     SAFETY_OVERDUE = "safety_overdue", "Overdue safety assessment"
     SAFETY_ESCALATION = "safety_escalation", "Overdue safety assessment escalated"
+    SAFETY_MISSED = "safety_missed", "Safety assessment missed (important deviation)"
     ENROLLMENT_REPORT = "enrollment_report", "Monthly enrollment report"
 
 
 REMINDER_KINDS = (OutboxKind.VISIT_DUE, OutboxKind.WINDOW_CLOSES, OutboxKind.REMINDER_DIGEST)
-SAFETY_KINDS = (OutboxKind.SAFETY_OVERDUE, OutboxKind.SAFETY_ESCALATION)
+SAFETY_KINDS = (OutboxKind.SAFETY_OVERDUE, OutboxKind.SAFETY_ESCALATION, OutboxKind.SAFETY_MISSED)
 
 
 class OutboxStatus(models.TextChoices):
@@ -75,6 +76,9 @@ class OutboxEmail(models.Model):
     body_html = models.TextField(blank=True, help_text="As sent.")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When retrying was given up (status failed)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -87,6 +91,12 @@ class OutboxEmail(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["visit", "kind"], name="outbox_visit_kind_idx"),
+            # Serves the "safety emails failed in the last 7 days" count (banner, /healthz).
+            models.Index(
+                fields=["failed_at"],
+                name="outbox_failed_idx",
+                condition=Q(status="failed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,6 +110,10 @@ class JobHeartbeat(models.Model):
     last_started_at = models.DateTimeField(null=True, blank=True)
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_summary = models.CharField(max_length=250, blank=True)
+    # What the job's last run could not do that staff must see, as counts, e.g.
+    # {"nobody_to_alert": 2} (flag_overdue) or {"safety_emails_failed": 1} (deliver_outbox).
+    # Stored by the job so the staff banner costs no query beyond reading the heartbeats.
+    problems = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

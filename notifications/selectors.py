@@ -5,9 +5,9 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from notifications.models import JobHeartbeat, OutboxEmail, OutboxStatus
+from notifications.models import SAFETY_KINDS, JobHeartbeat, OutboxEmail, OutboxKind, OutboxStatus
 from participants.models import StaffRole, Status
 from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
 
@@ -35,6 +35,11 @@ def study_managers() -> list:
     return list(_staff(StaffRole.STUDY_MANAGER).order_by("pk"))
 
 
+def medical_monitors() -> list:
+    """Medical monitors see every site: they are told of every site's safety alerts."""
+    return list(_staff(StaffRole.MEDICAL_MONITOR).order_by("pk"))
+
+
 def visits_for_reminders(target_dates: set[dt.date], window_ends: set[dt.date]) -> QuerySet[Visit]:
     """Scheduled visits whose target or window end falls on one of the given dates.
 
@@ -54,6 +59,10 @@ def assessments_to_flag(now: dt.datetime) -> QuerySet[Assessment]:
     """Safety assessments past their due time with no result and no flag yet.
 
     One query over stored due times, served by the partial index assess_overdue_scan_idx.
+
+    Participants lost to follow-up are NOT left out (unlike the visit reminders): their visits
+    stay scheduled and their safety items are still due, and a safety item without a result is
+    a deviation whether or not the site can reach the participant. So the site keeps being told.
     """
     return Assessment.objects.filter(
         status=AssessmentStatus.PENDING,
@@ -73,6 +82,47 @@ def assessments_to_escalate(flagged_before: dt.datetime) -> QuerySet[Assessment]
         escalated_at__isnull=True,
         overdue_flagged_at__isnull=False,
         overdue_flagged_at__lte=flagged_before,
+    )
+
+
+# How far back the scan looks for safety items recorded as missed. Longer than any outage of the
+# periodic jobs that would go unnoticed (the heartbeat banner shows one after 30 minutes).
+MISSED_LOOKBACK = dt.timedelta(days=14)
+
+
+def missed_safety_to_alert(now: dt.datetime) -> QuerySet[Assessment]:
+    """Safety assessments recorded as missed (their visit marked missed, or closed as missed when
+    the participant left the study) in the last MISSED_LOOKBACK, whose visit has no
+    missed-safety email yet.
+
+    "When recorded as missed" comes from the assessment's audit trail (the history row written
+    when its status changed, history_date is indexed), so no schedule field is needed; "alerted"
+    is an outbox row of kind safety_missed for the visit (outbox_visit_kind_idx). One query.
+    """
+    marked = Assessment.history.filter(
+        history_date__gte=now - MISSED_LOOKBACK,
+        status=AssessmentStatus.MISSED,
+        is_safety=True,
+    ).values("id")
+    alerted = OutboxEmail.objects.filter(
+        visit_id=OuterRef("visit_id"), kind=OutboxKind.SAFETY_MISSED
+    )
+    return Assessment.objects.filter(
+        pk__in=marked, status=AssessmentStatus.MISSED, is_safety=True
+    ).exclude(Exists(alerted))
+
+
+# A failed safety email stays a problem (banner, /healthz 503) for this long unless resent.
+FAILED_VISIBLE_FOR = dt.timedelta(days=7)
+
+
+def safety_emails_failed(now: dt.datetime) -> QuerySet[OutboxEmail]:
+    """Safety emails given up on (FAILED) in the last 7 days and not resent (a resent row is
+    pending again). Served by outbox_failed_idx."""
+    return OutboxEmail.objects.filter(
+        status=OutboxStatus.FAILED,
+        kind__in=SAFETY_KINDS,
+        failed_at__gte=now - FAILED_VISIBLE_FOR,
     )
 
 
@@ -105,13 +155,14 @@ def periodic_jobs() -> dict[str, float]:
     return jobs
 
 
-def heartbeat_status(now: dt.datetime) -> list[dict]:
+def heartbeat_status(now: dt.datetime, beats: dict | None = None) -> list[dict]:
     """One entry per periodic job: when it last finished and whether that is too long ago.
 
     A job is late after HEARTBEAT_STALE_MINUTES, or two of its intervals for slower jobs (the
     hourly reminder scan).
     """
-    beats = {b.name: b for b in JobHeartbeat.objects.all()}
+    if beats is None:
+        beats = {b.name: b for b in JobHeartbeat.objects.all()}
     stale_limit = dt.timedelta(minutes=settings.HEARTBEAT_STALE_MINUTES)
     result = []
     for name, interval in sorted(periodic_jobs().items()):
@@ -129,9 +180,52 @@ def heartbeat_status(now: dt.datetime) -> list[dict]:
     return result
 
 
+def job_problems(beats: dict) -> dict[str, int]:
+    """What the jobs' last runs could not do: {"nobody_to_alert": n, "safety_emails_failed": n}.
+
+    Counted by the jobs themselves (flag_overdue, deliver_outbox) and stored with their
+    heartbeats, so reading them costs no query of its own; at most a minute (deliver_outbox)
+    or 15 minutes (flag_overdue) old.
+    """
+    result = {"nobody_to_alert": 0, "safety_emails_failed": 0}
+    for beat in beats.values():
+        for key, value in (beat.problems or {}).items():
+            if key in result:
+                result[key] += int(value)
+    return result
+
+
+def _problem_messages(problems: dict[str, int]) -> list[str]:
+    messages = []
+    if n := problems["nobody_to_alert"]:
+        messages.append(
+            f"{n} overdue safety item{'s' if n != 1 else ''} "
+            f"{'have' if n != 1 else 'has'} nobody to alert: no active coordinator, investigator, "
+            "study manager or medical monitor with an email address. Add one in the admin."
+        )
+    if n := problems["safety_emails_failed"]:
+        messages.append(
+            f"{n} safety alert email{'s' if n != 1 else ''} failed and "
+            f"{'were' if n != 1 else 'was'} not resent: see the outbox in the admin (status "
+            "failed) and send again."
+        )
+    return messages
+
+
 def heartbeat_problem(now: dt.datetime) -> str | None:
-    """A short message for staff when the periodic jobs have stopped, else None."""
-    late = [j for j in heartbeat_status(now) if not j["ok"]]
+    """A short message for staff when the periodic jobs have stopped, or when safety alerts
+    could not be sent (nobody to alert, emails failed), else None. One query."""
+    beats = {b.name: b for b in JobHeartbeat.objects.all()}
+    messages = []
+    jobs = _jobs_problem(heartbeat_status(now, beats))
+    if jobs:
+        messages.append(jobs)
+    messages.extend(_problem_messages(job_problems(beats)))
+    return " ".join(messages) or None
+
+
+def _jobs_problem(status: list[dict]) -> str | None:
+    late = [j for j in status if not j["ok"]]
     if not late:
         return None
     never = [j["job"] for j in late if j["last_run"] is None]

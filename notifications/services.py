@@ -54,6 +54,7 @@ TEMPLATE_OF_KIND = {
     OutboxKind.REMINDER_DIGEST: "reminder_digest",
     OutboxKind.SAFETY_OVERDUE: "safety_overdue",
     OutboxKind.SAFETY_ESCALATION: "safety_escalation",
+    OutboxKind.SAFETY_MISSED: "safety_missed",
     OutboxKind.ENROLLMENT_REPORT: "enrollment_report",
 }
 
@@ -390,48 +391,150 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
 
 # --- Overdue safety assessments ----------------------------------------------------------------
 
+# The key of the PostgreSQL advisory lock that makes overdue scans run one at a time (any
+# constant no other code uses; "SLE-001", then 1 for this scan).
+OVERDUE_SCAN_LOCK = 5_100_101
+
 
 @dataclass
 class OverdueScanResult:
     flagged: int = 0
     escalated: int = 0
+    missed: int = 0
     emails: int = 0
+    # Items left unflagged / unescalated / unalerted because nobody could be emailed: the next
+    # scan tries again, and the staff banner and /healthz show the count meanwhile.
+    nobody_to_alert: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.flagged} safety assessment(s) flagged overdue, {self.escalated} escalated, "
-            f"{self.emails} email(s) queued"
+            f"{self.missed} missed alerted, {self.emails} email(s) queued"
         )
+        if self.nobody_to_alert:
+            text += f", {self.nobody_to_alert} with nobody to alert"
+        return text
+
+    def problems(self) -> dict:
+        return {"nobody_to_alert": self.nobody_to_alert}
 
 
-def _lock_for_scan(qs):
-    # PostgreSQL: two scans at once take disjoint rows instead of waiting for each other.
-    # SQLite has no row locks; its IMMEDIATE transactions run the scans one after the other.
-    if connection.features.has_select_for_update_skip_locked:
-        return qs.select_for_update(skip_locked=True, of=("self",))
-    return qs
+def _serialise_scan() -> None:
+    """Make concurrent overdue scans run one after the other, inside the scan's transaction.
+
+    Row locks with SKIP LOCKED are not enough: two scans could each take part of one visit's
+    items, and the second scan's email for the visit has the same dedup key as the first's, so
+    its items would be flagged but named in no email. PostgreSQL: a transaction-level advisory
+    lock, released at commit; the second scan then sees the first one's flags. SQLite: the scan's
+    transaction is BEGIN IMMEDIATE (settings), which already lets one writer in at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OVERDUE_SCAN_LOCK])
 
 
-def _group_by_visit(assessments) -> dict:
+def _group_by_visit(assessments, *, by_due_time=True) -> dict:
     groups = defaultdict(list)
     for a in assessments:
-        groups[(a.visit_id, a.due_at)].append(a)
+        groups[(a.visit_id, a.due_at if by_due_time else None)].append(a)
     return groups
 
 
-def _safety_emails(kind, group, recipients, key_prefix, now, result) -> None:
+class _Recipients:
+    """Who is told of a site's safety problems, each list read once per scan and only if needed.
+
+    Site alerts (overdue, missed): the site's coordinators and investigators, and the medical
+    monitors (all sites). A site with no coordinator or investigator who can be emailed falls
+    back to the study managers (logged as an error: the site's own staff must be told).
+    Escalations: the study managers and the medical monitors.
+    """
+
+    def __init__(self):
+        self._cache = {}
+
+    def _get(self, name, load):
+        if name not in self._cache:
+            self._cache[name] = load()
+        return self._cache[name]
+
+    def coordinators(self, site_id):
+        return self._get("coord", lambda: selectors.staff_by_site(StaffRole.COORDINATOR)).get(
+            site_id, []
+        )
+
+    def investigators(self, site_id):
+        return self._get("inv", lambda: selectors.staff_by_site(StaffRole.INVESTIGATOR)).get(
+            site_id, []
+        )
+
+    def managers(self):
+        return self._get("managers", selectors.study_managers)
+
+    def monitors(self):
+        return self._get("monitors", selectors.medical_monitors)
+
+    def for_site(self, visit: Visit, what: str) -> list:
+        site_staff = _unique(
+            self.coordinators(visit.participant.site_id),
+            self.investigators(visit.participant.site_id),
+        )
+        if site_staff:
+            return _unique(site_staff, self.monitors())
+        log.error(
+            "%s %s: site %s has no active coordinator or investigator with an email address; "
+            "the %s alert goes to the study managers and medical monitors instead.",
+            visit.participant.label,
+            _visit_code(visit),
+            visit.participant.site.code,
+            what,
+        )
+        return _unique(self.managers(), self.monitors())
+
+    def for_escalation(self, visit: Visit) -> list:
+        if not self.managers():
+            log.error(
+                "%s %s: no active study manager with an email address to escalate to.",
+                visit.participant.label,
+                _visit_code(visit),
+            )
+        return _unique(self.managers(), self.monitors())
+
+
+def _unique(*groups) -> list:
+    seen, result = set(), []
+    for group in groups:
+        for user in group:
+            if user.pk not in seen:
+                seen.add(user.pk)
+                result.append(user)
+    return result
+
+
+def _nobody(group, what: str, result: OverdueScanResult) -> None:
+    visit = group[0].visit
+    result.nobody_to_alert += len(group)
+    log.error(
+        "%s %s: %s safety item(s) %s and NOBODY can be emailed (no active staff with an email "
+        "address); left for the next scan.",
+        visit.participant.label,
+        _visit_code(visit),
+        len(group),
+        what,
+    )
+
+
+def _safety_emails(kind, group, recipients, dedup_key, subject, now, result) -> None:
     first = group[0]
     visit = first.visit
     context = {"assessments": [a.pk for a in group], "due_at": first.due_at.isoformat()}
     for user in recipients:
         _, created = outbox_add(
-            dedup_key=f"{key_prefix}:v{visit.pk}:{first.due_at.isoformat()}:u{user.pk}",
+            dedup_key=f"{dedup_key}:u{user.pk}",
             recipient=user,
             kind=kind,
             send_after=now,
             now=now,
-            subject=f"SLE-001 {visit.participant.label} {_visit_code(visit)}: "
-            f"{len(group)} safety assessment(s) overdue",
+            subject=subject,
             participant_id=visit.participant_id,
             visit_id=visit.pk,
             assessment_id=first.pk if len(group) == 1 else None,
@@ -440,52 +543,107 @@ def _safety_emails(kind, group, recipients, key_prefix, now, result) -> None:
         result.emails += created
 
 
+def _about(visit: Visit, count: int, what: str) -> str:
+    return f"SLE-001 {visit.participant.label} {_visit_code(visit)}: {count} safety assessment(s) {what}"
+
+
 @transaction.atomic
 def overdue_scan(*, now: dt.datetime | None = None) -> OverdueScanResult:
-    """Flag safety assessments past due with no result (once each), email the site's coordinators
-    and investigators, and escalate to the study managers those still without a result
-    OVERDUE_ESCALATION_HOURS after the flag.
+    """Flag safety assessments past due with no result (once each) and email the site's
+    coordinators and investigators and the medical monitors; escalate to the study managers and
+    medical monitors those still without a result OVERDUE_ESCALATION_HOURS after the flag; and
+    alert the same site people, once per visit, of safety assessments recorded as missed (a
+    missing safety item is an important protocol deviation, PROTOCOL.md).
 
     One indexed query per step over stored due times, never a loop over participants. A result
     recorded later takes the row out of both scans; overdue_flagged_at stays, so how late the
-    result was remains known (Assessment.late_by).
+    result was remains known (Assessment.late_by). An item nobody can be emailed about is left
+    unflagged (unescalated, unalerted) so the next scan tries again, and counted (banner).
+
+    Participants lost to follow-up are alerted about like everyone else (selectors).
+    A visit marked missed after its items were flagged: the pending overdue emails are cancelled
+    at send time and escalation no longer applies (the items are not pending), but the missed
+    alert below covers the items.
     """
     now = now or timezone.now()
+    _serialise_scan()
     result = OverdueScanResult()
+    recipients = _Recipients()
     related = ("visit__participant__site", "visit__definition", "definition")
 
-    to_flag = list(
-        _lock_for_scan(selectors.assessments_to_flag(now))
-        .select_related(*related)
-        .order_by("due_at")
-    )
-    # Conditional on no flag yet, so a concurrent scan that got here first keeps its flag time.
+    to_flag = list(selectors.assessments_to_flag(now).select_related(*related).order_by("due_at"))
+    flag_ids = []
+    for (visit_id, due_at), group in _group_by_visit(to_flag).items():
+        visit = group[0].visit
+        people = recipients.for_site(visit, "overdue")
+        if not people:
+            _nobody(group, "overdue", result)
+            continue
+        flag_ids += [a.pk for a in group]
+        _safety_emails(
+            OutboxKind.SAFETY_OVERDUE,
+            group,
+            people,
+            f"overdue:v{visit_id}:{due_at.isoformat()}",
+            _about(visit, len(group), "overdue"),
+            now,
+            result,
+        )
+    # Conditional on no flag yet: harmless now that scans are serialised, and keeps a flag time.
     result.flagged = Assessment.objects.filter(
-        pk__in=[a.pk for a in to_flag], overdue_flagged_at__isnull=True
+        pk__in=flag_ids, overdue_flagged_at__isnull=True
     ).update(overdue_flagged_at=now)
-    if to_flag:
-        coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
-        investigators = selectors.staff_by_site(StaffRole.INVESTIGATOR)
-        for group in _group_by_visit(to_flag).values():
-            site_id = group[0].visit.participant.site_id
-            recipients = coordinators.get(site_id, []) + [
-                u for u in investigators.get(site_id, []) if u not in coordinators.get(site_id, [])
-            ]
-            _safety_emails(OutboxKind.SAFETY_OVERDUE, group, recipients, "overdue", now, result)
 
     cutoff = now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
     to_escalate = list(
-        _lock_for_scan(selectors.assessments_to_escalate(cutoff))
+        selectors.assessments_to_escalate(cutoff)
         .select_related(*related)
         .order_by("overdue_flagged_at")
     )
+    escalate_ids = []
+    for (visit_id, due_at), group in _group_by_visit(to_escalate).items():
+        visit = group[0].visit
+        people = recipients.for_escalation(visit)
+        if not people:
+            _nobody(group, "to escalate", result)
+            continue
+        escalate_ids += [a.pk for a in group]
+        _safety_emails(
+            OutboxKind.SAFETY_ESCALATION,
+            group,
+            people,
+            f"escalation:v{visit_id}:{due_at.isoformat()}",
+            _about(visit, len(group), "overdue"),
+            now,
+            result,
+        )
     result.escalated = Assessment.objects.filter(
-        pk__in=[a.pk for a in to_escalate], escalated_at__isnull=True
+        pk__in=escalate_ids, escalated_at__isnull=True
     ).update(escalated_at=now)
-    if to_escalate:
-        managers = selectors.study_managers()
-        for group in _group_by_visit(to_escalate).values():
-            _safety_emails(OutboxKind.SAFETY_ESCALATION, group, managers, "escalation", now, result)
+
+    missed = list(
+        selectors.missed_safety_to_alert(now)
+        .select_related(*related)
+        .order_by("visit_id", "definition__order")
+    )
+    for (visit_id, _), group in _group_by_visit(missed, by_due_time=False).items():
+        visit = group[0].visit
+        people = recipients.for_site(visit, "missed-safety")
+        if not people:
+            _nobody(group, "missed", result)
+            continue
+        result.missed += len(group)
+        # One email per visit and person, ever: the outbox row is also what marks the visit as
+        # alerted for selectors.missed_safety_to_alert.
+        _safety_emails(
+            OutboxKind.SAFETY_MISSED,
+            group,
+            people,
+            f"missed:v{visit_id}",
+            _about(visit, len(group), "MISSED (important deviation)"),
+            now,
+            result,
+        )
     return result
 
 
@@ -523,12 +681,19 @@ def _safety_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dic
         .select_related("definition", "visit__definition", "visit__participant__site")
         .order_by("definition__order")
     )
-    still = [
-        a
-        for a in assessments
-        if a.status == AssessmentStatus.PENDING and a.due_at.isoformat() == due_at
-    ]
+    if row.kind == OutboxKind.SAFETY_MISSED:
+        still = [a for a in assessments if a.status == AssessmentStatus.MISSED]
+        if not still:
+            return "the assessments are no longer recorded as missed", {}
+    else:
+        still = [
+            a
+            for a in assessments
+            if a.status == AssessmentStatus.PENDING and a.due_at.isoformat() == due_at
+        ]
     if not still:
+        if assessments and all(a.status == AssessmentStatus.MISSED for a in assessments):
+            return "the visit was recorded as missed: the missed-safety alert replaces this", {}
         return "results recorded, or the assessments were moved or closed", {}
     visit = still[0].visit
     tz = visit.participant.site.tz
@@ -577,6 +742,37 @@ def _prepare(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
     return _safety_context(row, now)
 
 
+def _retry_or_fail(row: OutboxEmail, token: uuid.UUID, exc: Exception, now: dt.datetime) -> str:
+    """After a failed attempt: release the claim with a back-off, or give up (FAILED, shown on
+    the staff banner and /healthz for safety kinds) after OUTBOX_MAX_ATTEMPTS claims."""
+    pk = row.pk
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        _finish(
+            pk,
+            token,
+            status=OutboxStatus.FAILED,
+            last_error=error,
+            failed_at=now,
+            claimed_at=None,
+        )
+        log.error("Outbox row %s failed for good after %s attempts: %s", pk, row.attempts, error)
+        return "failed"
+    wait = RETRY_BACKOFF_MINUTES[min(row.attempts, len(RETRY_BACKOFF_MINUTES)) - 1]
+    _finish(
+        pk,
+        token,
+        last_error=error,
+        send_after=now + dt.timedelta(minutes=wait),
+        claimed_at=None,
+        claim_token=None,
+    )
+    log.warning(
+        "Outbox row %s not sent (attempt %s), retry in %s min: %s", pk, row.attempts, wait, error
+    )
+    return "retry"
+
+
 def outbox_send(pk: int, *, now: dt.datetime | None = None) -> str:
     """Claim, re-validate and send one row. Returns what happened: sent, cancelled, retry,
     failed, or skipped (not due, not pending, or claimed by another worker)."""
@@ -585,7 +781,15 @@ def outbox_send(pk: int, *, now: dt.datetime | None = None) -> str:
     if token is None:
         return "skipped"
     row = OutboxEmail.objects.select_related("recipient").get(pk=pk)
-    problem, context = _prepare(row, now)
+    try:
+        # A savepoint, so a database error here leaves an enclosing transaction usable.
+        with transaction.atomic():
+            problem, context = _prepare(row, now)
+            if not problem:
+                subject, text, html = render_email(TEMPLATE_OF_KIND[row.kind], context)
+    except Exception as exc:  # a bug or bad data in this row: retried, then FAILED, and shown
+        log.exception("Outbox row %s (%s) could not be prepared for sending.", pk, row.kind)
+        return _retry_or_fail(row, token, exc, now)
     if problem:
         _finish(
             pk,
@@ -595,7 +799,6 @@ def outbox_send(pk: int, *, now: dt.datetime | None = None) -> str:
             claimed_at=None,
         )
         return "cancelled"
-    subject, text, html = render_email(TEMPLATE_OF_KIND[row.kind], context)
     message = EmailMultiAlternatives(
         subject,
         text,
@@ -607,30 +810,7 @@ def outbox_send(pk: int, *, now: dt.datetime | None = None) -> str:
     try:
         message.send()
     except Exception as exc:  # SMTP and socket errors of every kind: retried, and shown
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-            _finish(pk, token, status=OutboxStatus.FAILED, last_error=error, claimed_at=None)
-            log.error(
-                "Outbox row %s failed for good after %s attempts: %s", pk, row.attempts, error
-            )
-            return "failed"
-        wait = RETRY_BACKOFF_MINUTES[min(row.attempts, len(RETRY_BACKOFF_MINUTES)) - 1]
-        _finish(
-            pk,
-            token,
-            last_error=error,
-            send_after=now + dt.timedelta(minutes=wait),
-            claimed_at=None,
-            claim_token=None,
-        )
-        log.warning(
-            "Outbox row %s not sent (attempt %s), retry in %s min: %s",
-            pk,
-            row.attempts,
-            wait,
-            error,
-        )
-        return "retry"
+        return _retry_or_fail(row, token, exc, now)
     # The at-least-once window (module docstring) is between send() above and this UPDATE.
     _finish(
         pk,
@@ -648,6 +828,10 @@ def outbox_send(pk: int, *, now: dt.datetime | None = None) -> str:
 @dataclass
 class DeliveryResult:
     counts: Counter = field(default_factory=Counter)
+    safety_failed: int = 0  # safety emails FAILED in the last 7 days and not resent
+
+    def problems(self) -> dict:
+        return {"safety_emails_failed": self.safety_failed}
 
     def __str__(self) -> str:
         if not self.counts:
@@ -659,7 +843,9 @@ def outbox_deliver_due(*, now: dt.datetime | None = None, limit: int = 500) -> D
     """Send every due pending row (the every-minute job, and what the commands run).
 
     Rows are claimed one at a time, so a worker that dies holds at most the row it was sending;
-    the rest are sent by the next run, and that row once its claim is stale.
+    the rest are sent by the next run, and that row once its claim is stale. An unexpected error
+    on one row is logged and the loop goes on: one bad row never holds up the others (outbox_send
+    itself retries, then fails, a row it cannot prepare).
     """
     result = DeliveryResult()
     start = now or timezone.now()
@@ -669,7 +855,13 @@ def outbox_deliver_due(*, now: dt.datetime | None = None, limit: int = 500) -> D
         .values_list("pk", flat=True)[:limit]
     )
     for pk in ids:
-        result.counts[outbox_send(pk, now=now)] += 1
+        try:
+            outcome = outbox_send(pk, now=now)
+        except Exception:  # e.g. a database error while claiming: the row is tried next run
+            log.exception("Outbox row %s: unexpected error; going on with the next row.", pk)
+            outcome = "error"
+        result.counts[outcome] += 1
+    result.safety_failed = selectors.safety_emails_failed(start).count()
     return result
 
 
@@ -685,6 +877,7 @@ def outbox_resend(rows, *, now: dt.datetime | None = None) -> int:
         attempts=0,
         last_error="",
         cancelled_reason="",
+        failed_at=None,
     )
     for pk in ids:
         transaction.on_commit(lambda pk=pk: enqueue_send(pk))
@@ -736,8 +929,16 @@ def _enrollment_report_context(row: OutboxEmail) -> tuple[str | None, dict]:
 # --- Heartbeats --------------------------------------------------------------------------------
 
 
-def heartbeat_record(name: str, summary: str = "", *, now: dt.datetime | None = None) -> None:
+def heartbeat_record(
+    name: str, summary: str = "", *, now: dt.datetime | None = None, problems: dict | None = None
+) -> None:
+    """Record a job's run; `problems` (counts, see selectors.job_problems) replace the last run's."""
     now = now or timezone.now()
     JobHeartbeat.objects.update_or_create(
-        name=name, defaults={"last_finished_at": now, "last_summary": str(summary)[:250]}
+        name=name,
+        defaults={
+            "last_finished_at": now,
+            "last_summary": str(summary)[:250],
+            "problems": problems or {},
+        },
     )

@@ -15,7 +15,7 @@ def send_outbox_email(outbox_id: int) -> str:
 @shared_task(ignore_result=True)
 def deliver_outbox() -> str:
     result = services.outbox_deliver_due()
-    services.heartbeat_record("deliver_outbox", str(result))
+    services.heartbeat_record("deliver_outbox", str(result), problems=result.problems())
     return str(result)
 
 
@@ -29,7 +29,7 @@ def scan_reminders() -> str:
 @shared_task(ignore_result=True)
 def flag_overdue() -> str:
     result = services.overdue_scan()
-    services.heartbeat_record("flag_overdue", str(result))
+    services.heartbeat_record("flag_overdue", str(result), problems=result.problems())
     return str(result)
 
 

@@ -4,7 +4,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from notifications.selectors import heartbeat_status
+from notifications.models import JobHeartbeat
+from notifications.selectors import heartbeat_status, job_problems, safety_emails_failed
 
 
 def _check_database() -> dict:
@@ -30,13 +31,28 @@ def _check_broker() -> dict:
 @never_cache
 @require_GET
 def healthz(request):
-    """JSON health of the database, the broker and the periodic jobs; HTTP 503 when unhealthy."""
-    jobs = heartbeat_status(timezone.now()) if (db := _check_database())["ok"] else []
-    checks = {
-        "database": db,
-        "broker": _check_broker(),
-        "periodic_jobs": {"ok": bool(jobs) and all(j["ok"] for j in jobs), "jobs": jobs},
-    }
+    """JSON health of the database, the broker, the periodic jobs and the safety alerts; HTTP
+    503 when any check fails.
+
+    Safety alerts count as health, not as a softer "degraded" state: a safety email that FAILED
+    in the last 7 days and was not resent (safety_emails_failed), or overdue safety items that
+    nobody can be emailed about (safety_alert_recipients), mean a safety alert reached nobody,
+    which is as serious for this study as the jobs being stopped. Monitoring acts on the status
+    code, so these make it 503 too; the body says which check failed. Resending the failed rows
+    (admin) or adding staff clears it.
+    """
+    now = timezone.now()
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    if checks["database"]["ok"]:
+        beats = {b.name: b for b in JobHeartbeat.objects.all()}
+        jobs = heartbeat_status(now, beats)
+        failed = safety_emails_failed(now).count()  # counted now: a resend clears it at once
+        nobody = job_problems(beats)["nobody_to_alert"]
+    else:
+        jobs, failed, nobody = [], None, None
+    checks["periodic_jobs"] = {"ok": bool(jobs) and all(j["ok"] for j in jobs), "jobs": jobs}
+    checks["safety_emails_failed"] = {"ok": failed == 0, "count": failed}
+    checks["safety_alert_recipients"] = {"ok": nobody == 0, "nobody_to_alert": nobody}
     healthy = all(c["ok"] for c in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
