@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from participants.models import Apheresis, Eligibility, Site, StaffProfile, StatusChange
@@ -9,7 +11,34 @@ admin.site.site_title = "SLE-001 tracker"
 admin.site.index_title = "Participants, visits and the protocol"
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Change history to read, never to write back.
+
+    django-simple-history's history pages look the object up without the admin's queryset (so
+    without the per-site scoping) and save a historical version on POST ("revert"). Clinical
+    records change only through the services, so history is read-only here and scoped like the
+    change list.
+    """
+
+    def _check_visible(self, request, object_id) -> None:
+        if not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._check_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._check_visible(request, object_id)
+        if request.method != "GET":
+            raise PermissionDenied("History is read-only: record changes through the forms.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+
+class ReadOnlyAdmin(AuditedAdmin):
     """Records written only by the services: viewable, never edited by hand."""
 
     def has_add_permission(self, request):
@@ -23,7 +52,7 @@ class ReadOnlyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
+class SiteAdmin(AuditedAdmin):
     list_display = ["code", "name", "time_zone", "enrollment_target"]
     search_fields = ["code", "name"]
 
@@ -32,7 +61,7 @@ class SiteAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(SimpleHistoryAdmin):
+class StaffProfileAdmin(AuditedAdmin):
     list_display = ["user", "role", "reminder_mode"]
     list_filter = ["role", ("sites", admin.RelatedOnlyFieldListFilter)]
     filter_horizontal = ["sites"]

@@ -407,15 +407,15 @@ def participant_start_treatment(
 
 @transaction.atomic
 def participant_end_treatment(
-    participant: Participant, *, on: dt.date, by, reason: str = ""
+    participant: Participant, *, on: dt.date, by, planned_infusions: int, reason: str = ""
 ) -> Participant:
-    """Treatment ends, after the 6th infusion or stopped early. Not a withdrawal."""
+    """Treatment ends, after the last planned infusion or stopped early. Not a withdrawal."""
     participant = _locked(participant)
     _check_allowed(participant, "end_treatment")
     _check_clinical_date(participant, on, "on")
     if participant.first_infusion_date and on < participant.first_infusion_date:
         raise ValidationError({"on": "Treatment cannot end before the first infusion."})
-    stopped_early = participant.infusions_received < 6
+    stopped_early = participant.infusions_received < planned_infusions
     if stopped_early and not reason.strip():
         raise ValidationError(
             {"reason": "Treatment stopped before the 6th infusion: give the reason."}

@@ -13,9 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from participants.admin import ReadOnlyAdmin
+from participants.admin import AuditedAdmin, ReadOnlyAdmin
 from participants.models import Participant, StatusChange
 from participants.selectors import participants_visible_to, sites_visible_to
 from schedule import forms as schedule_forms
@@ -118,7 +117,7 @@ class StatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(SimpleHistoryAdmin):
+class ParticipantAdmin(AuditedAdmin):
     list_display = [
         "label",
         "site",
@@ -259,7 +258,12 @@ class AssessmentInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("definition")
+        # __str__ of the inline rows names the visit and participant: fetch them in one query.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("definition", "visit__participant", "visit__definition")
+        )
 
     @admin.display(description="")
     def record(self, assessment):
@@ -276,7 +280,7 @@ class AssessmentInline(admin.TabularInline):
 
 
 @admin.register(Visit)
-class VisitAdmin(SimpleHistoryAdmin):
+class VisitAdmin(AuditedAdmin):
     list_display = [
         "__str__",
         "target_date",
@@ -389,7 +393,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(SimpleHistoryAdmin):
+class AssessmentAdmin(AuditedAdmin):
     list_display = ["__str__", "is_safety", "status", "due_at", "completed_at", "result", "late"]
     list_filter = [
         OverdueFilter,
@@ -496,7 +500,7 @@ class VisitDefinitionInline(admin.TabularInline):
 
 
 @admin.register(ProtocolVersion)
-class ProtocolVersionAdmin(SimpleHistoryAdmin):
+class ProtocolVersionAdmin(AuditedAdmin):
     list_display = ["version", "name", "is_active", "effective_on"]
     inlines = [VisitDefinitionInline]
     actions = ["copy_as_amendment"]
@@ -536,7 +540,7 @@ class AssessmentDefinitionInline(admin.TabularInline):
 
 
 @admin.register(VisitDefinition)
-class VisitDefinitionAdmin(SimpleHistoryAdmin):
+class VisitDefinitionAdmin(AuditedAdmin):
     list_display = [
         "code",
         "name",

@@ -104,6 +104,15 @@ class AssessmentDefinition(models.Model):
     condition = models.CharField(
         max_length=30, choices=AssessmentCondition.choices, blank=True, default=""
     )
+    can_be_not_applicable = models.BooleanField(
+        default=False,
+        help_text="May be recorded as not applicable (e.g. a pregnancy test for a man); a "
+        "pre-dose item that is not applicable does not block the infusion.",
+    )
+    holds_next_infusion = models.BooleanField(
+        default=False,
+        help_text="An abnormal or missing result holds the next infusion (CRS/ICANS).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -210,8 +219,13 @@ class Visit(models.Model):
         ]
 
     def __str__(self) -> str:
+        return f"{self.participant.label} {self.code}"
+
+    @property
+    def code(self) -> str:
+        """The visit code as shown everywhere: "APH #2" for a repeat, "UNS #3" for the third."""
         suffix = f" #{self.occurrence}" if self.occurrence > 1 else ""
-        return f"{self.participant.label} {self.definition.code}{suffix}"
+        return f"{self.definition.code}{suffix}"
 
 
 class AssessmentStatus(models.TextChoices):
@@ -233,6 +247,9 @@ class Assessment(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     result = models.CharField(max_length=200, blank=True)
     is_abnormal = models.BooleanField(null=True, blank=True)
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="Why it was not done or is not applicable."
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -22,6 +23,7 @@ from schedule.models import (
     AssessmentDefinition,
     AssessmentStatus,
     ParticipantSchedule,
+    Period,
     ProtocolVersion,
     Reanchor,
     Visit,
@@ -87,6 +89,8 @@ def protocol_as_data(protocol: ProtocolVersion) -> dict:
                                 "max_age_hours": a.max_age_hours,
                                 "due_hours_after_start": a.due_hours_after_start,
                                 "condition": a.condition,
+                                "can_be_not_applicable": a.can_be_not_applicable,
+                                "holds_next_infusion": a.holds_next_infusion,
                             }.items()
                             if v
                         },
@@ -103,16 +107,16 @@ def protocol_as_data(protocol: ProtocolVersion) -> dict:
     }
 
 
+@transaction.atomic
 def protocol_copy_as_amendment(protocol: ProtocolVersion, *, name: str) -> ProtocolVersion:
-    """A new version, a copy of `protocol`, to be edited into the amendment."""
+    """A new version, a copy of `protocol`, to be edited into the amendment. It is created
+    inactive: new participants get it only once the study manager makes it active."""
     data = protocol_as_data(protocol)
-    data["version"] = (ProtocolVersion.objects.order_by("-version").first().version or 0) + 1
+    latest = ProtocolVersion.objects.select_for_update().order_by("-version").first()
+    data["version"] = latest.version + 1
     data["name"] = name
-    amendment = protocol_load(data)
-    # Inactive until the study manager has edited it and made it active on purpose.
-    amendment.is_active = False
-    amendment.save(update_fields=["is_active"])
-    return amendment
+    data["is_active"] = False
+    return protocol_load(data)
 
 
 def protocol_problems(protocol: ProtocolVersion) -> list[str]:
@@ -120,12 +124,13 @@ def protocol_problems(protocol: ProtocolVersion) -> list[str]:
     visits that share an anchor (the only ones whose relative dates the protocol fixes)."""
     problems = []
     by_anchor: dict[str, list[VisitDefinition]] = {}
-    for d in protocol.visits.order_by("order"):
+    definitions = list(protocol.visits.order_by("order"))
+    for d in definitions:
         if d.anchor in (Anchor.CONSENT, Anchor.FIRST_INFUSION):
             by_anchor.setdefault(d.anchor, []).append(d)
     origin = dt.date(2000, 1, 1)  # any date: same-anchor windows move together
-    for definitions in by_anchor.values():
-        for earlier, later in zip(definitions, definitions[1:], strict=False):
+    for same_anchor in by_anchor.values():
+        for earlier, later in zip(same_anchor, same_anchor[1:], strict=False):
             w1 = window_for(
                 origin, earlier.target_offset, earlier.window_before, earlier.window_after
             )
@@ -136,6 +141,16 @@ def protocol_problems(protocol: ProtocolVersion) -> list[str]:
                 )
             elif w1.overlaps(w2):
                 problems.append(f"The windows of {earlier.code} and {later.code} overlap.")
+    # The services look these visits up one by one, so each must exist exactly once.
+    for what, field, value in (
+        ("leukapheresis visit (kind apheresis)", "kind", VisitKind.APHERESIS),
+        ("first-infusion visit (kind first_infusion)", "kind", VisitKind.FIRST_INFUSION),
+        ("unscheduled visit (kind unscheduled)", "kind", VisitKind.UNSCHEDULED),
+        ("early-termination visit (anchor withdrawal)", "anchor", Anchor.WITHDRAWAL),
+    ):
+        found = sum(1 for d in definitions if getattr(d, field) == value)
+        if found != 1:
+            problems.append(f"The protocol needs exactly one {what}; it has {found}.")
     return problems
 
 
@@ -227,14 +242,23 @@ def participant_rescreen(old: Participant, *, by, **consent) -> Participant:
 
 
 def _close_open_visits(
-    participant: Participant, reason: str, *, on: dt.date | None = None, **filters
+    participant: Participant,
+    reason: str,
+    *,
+    on: dt.date | None = None,
+    exclude_ids=(),
+    **filters,
 ) -> int:
     """Scheduled visits become not applicable, with their pending assessments.
 
     A visit whose window had already closed before `on` (the date of the status change) was
     missed, not made unnecessary: it is recorded as missed so the deviation stays visible.
     """
-    visits = list(participant.visits.filter(status=VisitStatus.SCHEDULED, **filters))
+    visits = list(
+        participant.visits.filter(status=VisitStatus.SCHEDULED, **filters)
+        .exclude(pk__in=exclude_ids)
+        .select_related("definition")
+    )
     missed = [v for v in visits if on is not None and v.window_end < on]
     closed = [v for v in visits if v not in missed]
     for group, visit_status, assessment_status, why in (
@@ -285,7 +309,17 @@ def first_infusion_plan(
     participant_services.check_first_infusion_date(participant, planned_on)
     schedule = participant.schedule
     if schedule.infusion_anchor is None:
-        _lay_out(participant, _definitions(schedule.protocol, Anchor.FIRST_INFUSION), planned_on)
+        # After a manufacturing failure the voided D0 visits stay on record; the new plan's
+        # visits are the next occurrence.
+        previous = participant.visits.filter(definition__anchor=Anchor.FIRST_INFUSION).aggregate(
+            n=Max("occurrence")
+        )["n"]
+        _lay_out(
+            participant,
+            _definitions(schedule.protocol, Anchor.FIRST_INFUSION),
+            planned_on,
+            occurrence=(previous or 0) + 1,
+        )
         schedule.infusion_anchor = planned_on
         schedule.save()
     elif schedule.infusion_anchor != planned_on:
@@ -356,9 +390,14 @@ def _reanchor(
 def _check_pre_dose(visit: Visit, given_at: dt.datetime) -> None:
     """Pre-dose safety items that are missing or abnormal block recording an infusion."""
     problems = []
+    infusion_day = given_at.astimezone(visit.participant.site.tz).date()
     for a in visit.assessments.select_related("definition").filter(definition__pre_dose=True):
         code = a.definition.code
-        if a.status != AssessmentStatus.DONE:
+        if a.status == AssessmentStatus.NOT_APPLICABLE:
+            continue  # only items the protocol allows to be not applicable get here
+        if a.status == AssessmentStatus.MISSED:
+            problems.append(f"{code} not done ({a.reason})")
+        elif a.status != AssessmentStatus.DONE:
             problems.append(f"{code} not recorded")
         elif a.is_abnormal:
             problems.append(f"{code} abnormal ({a.result or 'no value'})")
@@ -368,6 +407,11 @@ def _check_pre_dose(visit: Visit, given_at: dt.datetime) -> None:
             hours=a.definition.max_age_hours
         ):
             problems.append(f"{code} older than {a.definition.max_age_hours} h")
+        elif (
+            not a.definition.max_age_hours
+            and a.completed_at.astimezone(visit.participant.site.tz).date() != infusion_day
+        ):
+            problems.append(f"{code} not done on the infusion day")
     if problems:
         raise ValidationError(
             f"{visit} cannot be recorded as given. Pre-dose safety items: "
@@ -508,10 +552,17 @@ def visit_record_done(
         _check_after_first_infusion(visit, participant, actual_date)
     if kind == VisitKind.COMPLETION:
         _check_nothing_open_before(visit, participant)
+    completes = kind == VisitKind.COMPLETION and participant.status != Status.WITHDRAWN
+    if completes and participant.status != Status.IN_FOLLOW_UP:
+        raise ValidationError(
+            f"{visit.definition.code} completes the study, but {participant.label} is "
+            f"{participant.get_status_display().lower()}: end treatment first."
+        )
     visit = _mark_done(visit, actual_date=actual_date, by=by, started_at=started_at)
-    if kind == VisitKind.COMPLETION and participant.status == Status.IN_FOLLOW_UP:
+    if completes:
+        # (A withdrawn participant in safety follow-up has the visit, but stays withdrawn.)
         participant_services.participant_complete(participant, on=actual_date, by=by)
-        _close_open_visits(participant, "Participant completed the study.")
+        _close_open_visits(participant, "Participant completed the study.", on=actual_date)
     return visit
 
 
@@ -558,6 +609,8 @@ def _record_infusion(visit: Visit, *, actual_date, started_at, dose, lot, by) ->
         )
     if started_at is None:
         raise ValidationError({"started_at": "Enter the time the infusion started."})
+    if started_at > timezone.now():
+        raise ValidationError({"started_at": "The infusion start time is in the future."})
     if not dose.strip() or not lot.strip():
         raise ValidationError("Enter the dose and the lot number of the infusion.")
     earlier = participant.visits.filter(
@@ -579,18 +632,66 @@ def _record_infusion(visit: Visit, *, actual_date, started_at, dose, lot, by) ->
                 f"{previous.definition.code} ({previous.actual_date:%d %b %Y})."
             }
         )
+    _check_infusion_hold(previous, visit)
     _check_pre_dose(visit, started_at)
     visit = _mark_done(
         visit, actual_date=actual_date, by=by, started_at=started_at, dose=dose, lot=lot
     )
     participant.infusions_received += 1
     participant.save(update_fields=["infusions_received"])
-    is_last_infusion = not participant.visits.filter(
-        definition__kind=VisitKind.INFUSION, definition__order__gt=visit.definition.order
-    ).exists()
-    if is_last_infusion:
-        participant_services.participant_end_treatment(participant, on=actual_date, by=by)
+    _end_treatment_after_last_infusion(participant, visit, on=actual_date, by=by)
     return visit
+
+
+def _check_infusion_hold(previous: Visit, visit: Visit) -> None:
+    """CRS/ICANS after the previous infusion holds this one until it has resolved (a normal
+    result recorded again), or while it has not been assessed at all."""
+    holding = previous.assessments.select_related("definition").filter(
+        definition__holds_next_infusion=True
+    )
+    for a in holding:
+        if a.status == AssessmentStatus.PENDING:
+            raise ValidationError(
+                f"Hold {visit.definition.code}: {a.definition.code} after "
+                f"{previous.definition.code} has not been recorded."
+            )
+        if a.status == AssessmentStatus.DONE and a.is_abnormal:
+            raise ValidationError(
+                f"Hold {visit.definition.code}: {a.definition.code} after "
+                f"{previous.definition.code} is abnormal ({a.result}). Record it again as "
+                "normal (grade 1 or less) once resolved."
+            )
+
+
+def _end_treatment_after_last_infusion(participant: Participant, visit: Visit, *, on, by) -> None:
+    """Treatment ends with the last infusion of the schedule, given or missed."""
+    later_open = participant.visits.filter(
+        definition__kind=VisitKind.INFUSION,
+        definition__order__gt=visit.definition.order,
+        status=VisitStatus.SCHEDULED,
+    ).exists()
+    if later_open:
+        return
+    planned = _planned_infusions(participant)
+    missed = participant.visits.filter(
+        definition__kind=VisitKind.INFUSION, status=VisitStatus.MISSED
+    ).select_related("definition")
+    reason = (
+        ""
+        if participant.infusions_received >= planned
+        else f"{participant.infusions_received} of {planned} infusions given; missed: "
+        + ", ".join(v.code for v in missed)
+    )
+    participant_services.participant_end_treatment(
+        participant, on=on, by=by, reason=reason, planned_infusions=planned
+    )
+
+
+def _planned_infusions(participant: Participant) -> int:
+    """Infusions in the participant's protocol version (6 in version 1)."""
+    return participant.schedule.protocol.visits.filter(
+        kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION)
+    ).count()
 
 
 @transaction.atomic
@@ -616,12 +717,24 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
             f"{visit.definition.code} can be recorded as missed only during treatment; before the "
             "first infusion, move the plan instead."
         )
-    if participant_services.site_today(visit.participant.site) < visit.window_start:
+    today = participant_services.site_today(visit.participant.site)
+    if today < visit.window_start:
         raise ValidationError(
             f"{visit}'s window opens on {visit.window_start:%d %b %Y}; it cannot be missed yet."
         )
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the visit was missed."})
+    infusion = visit.definition.kind == VisitKind.INFUSION
+    if infusion:
+        open_before = visit.participant.visits.filter(
+            definition__kind=VisitKind.INFUSION,
+            definition__order__lt=visit.definition.order,
+            status=VisitStatus.SCHEDULED,
+        ).first()
+        if open_before is not None:
+            raise ValidationError(
+                f"Record {open_before.code} (given or missed) before {visit.definition.code}."
+            )
     visit.status = VisitStatus.MISSED
     visit.reason = reason
     visit.recorded_by = by
@@ -632,6 +745,9 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
         AssessmentStatus.MISSED,
         "visit missed",
     )
+    if infusion:
+        participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        _end_treatment_after_last_infusion(participant, visit, on=today, by=by)
     return visit
 
 
@@ -692,6 +808,41 @@ def assessment_record(
     return assessment
 
 
+@transaction.atomic
+def assessment_not_done(assessment: Assessment, *, reason: str, not_applicable: bool, by):
+    """An assessment that was not done (a deviation, e.g. a haemolysed sample), or that does not
+    apply to this participant (only where the protocol allows, e.g. a pregnancy test for a man).
+
+    Not done leaves it visible as missed; a pre-dose item not done still blocks the infusion.
+    """
+    assessment = (
+        Assessment.objects.select_for_update()
+        .select_related("visit__participant__site", "definition")
+        .get(pk=assessment.pk)
+    )
+    if assessment.status != AssessmentStatus.PENDING:
+        raise ValidationError(
+            f"{assessment} is {assessment.get_status_display().lower()}; only a pending "
+            "assessment can be recorded as not done."
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason."})
+    if not_applicable and not assessment.definition.can_be_not_applicable:
+        raise ValidationError(
+            {
+                "not_applicable": f"The protocol does not allow {assessment.definition.code} to "
+                "be not applicable. Record it as not done, with the reason."
+            }
+        )
+    assessment.status = (
+        AssessmentStatus.NOT_APPLICABLE if not_applicable else AssessmentStatus.MISSED
+    )
+    assessment.reason = reason.strip()[:200]
+    assessment.recorded_by = by
+    assessment.save()
+    return assessment
+
+
 # --- Status changes that move the schedule -----------------------------------------------------
 
 
@@ -711,7 +862,17 @@ def participant_enroll(participant: Participant, **kwargs) -> Participant:
 def participant_manufacturing_fail(participant: Participant, **kwargs) -> Participant:
     """Manufacturing failed: a repeat leukapheresis visit is laid out (unless one is open)."""
     participant = participant_services.participant_manufacturing_fail(participant, **kwargs)
-    protocol = participant.schedule.protocol
+    # No product, no infusion: the D0 plan is void (and must not raise overdue alerts). The
+    # next plan lays the D0 visits out again.
+    _close_open_visits(
+        participant,
+        "Manufacturing failed; the first infusion is to be planned again.",
+        definition__anchor=Anchor.FIRST_INFUSION,
+    )
+    schedule = participant.schedule
+    schedule.infusion_anchor = None
+    schedule.save()
+    protocol = schedule.protocol
     definition = _definition(protocol, VisitKind.APHERESIS)
     if not participant.visits.filter(definition=definition, status=VisitStatus.SCHEDULED).exists():
         occurrence = participant.visits.filter(definition=definition).count() + 1
@@ -729,12 +890,28 @@ def participant_manufacturing_fail(participant: Participant, **kwargs) -> Partic
 @transaction.atomic
 def treatment_stop_early(participant: Participant, *, on: dt.date, reason: str, by) -> Participant:
     """Treatment stops before the 6th infusion. The participant stays in the study (follow-up)."""
+    last_given = (
+        participant.visits.filter(
+            definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
+            status=VisitStatus.DONE,
+        )
+        .order_by("-actual_date")
+        .first()
+    )
+    if last_given and on < last_given.actual_date:
+        raise ValidationError(
+            {
+                "on": f"{last_given.code} was given on {last_given.actual_date:%d %b %Y}: treatment "
+                "cannot have stopped before it."
+            }
+        )
     participant = participant_services.participant_end_treatment(
-        participant, on=on, reason=reason, by=by
+        participant, on=on, reason=reason, by=by, planned_infusions=_planned_infusions(participant)
     )
     _close_open_visits(
         participant,
         "Treatment stopped early.",
+        on=on,
         definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
     )
     return participant
@@ -752,7 +929,13 @@ def participant_withdraw(
         safety_follow_up_continues=safety_follow_up_continues,
         by=by,
     )
-    _close_open_visits(participant, "Participant withdrew.", on=on)
+    kept = _safety_follow_up_visits(participant, on) if safety_follow_up_continues else []
+    _close_open_visits(participant, "Participant withdrew.", on=on, exclude_ids=kept)
+    _set_assessment_status(
+        Assessment.objects.filter(visit__in=kept, status=AssessmentStatus.PENDING, is_safety=False),
+        AssessmentStatus.NOT_APPLICABLE,
+        "Withdrawn: safety follow-up only.",
+    )
     if withdrawn_from == Status.LOST_TO_FOLLOW_UP:
         # Withdrawn while lost: what matters for the ET visit is where they were when lost.
         withdrawn_from = (
@@ -774,6 +957,19 @@ def participant_withdraw(
             reason=reason,
         )
     return participant
+
+
+def _safety_follow_up_visits(participant: Participant, on: dt.date) -> list[int]:
+    """Visits kept, for their safety assessments only, when a withdrawn participant agreed to
+    safety follow-up: the post-treatment visits whose window has not closed."""
+    return list(
+        participant.visits.filter(
+            status=VisitStatus.SCHEDULED,
+            window_end__gte=on,
+            definition__period__in=(Period.TREATMENT, Period.FOLLOW_UP),
+            definition__kind__in=(VisitKind.STANDARD, VisitKind.COMPLETION),
+        ).values_list("pk", flat=True)
+    )
 
 
 @transaction.atomic

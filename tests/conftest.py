@@ -116,7 +116,10 @@ def consent(site, by, day: dt.date, *, hour=10, **extra):
 
 def record_pre_dose(visit, at: dt.datetime, by, abnormal: str = ""):
     """Record every pre-dose safety item of an infusion visit as normal (or one as abnormal)."""
-    for a in visit.assessments.filter(definition__pre_dose=True, status=AssessmentStatus.PENDING):
+    # Done ones too: a postponed infusion needs its same-day items recorded again.
+    for a in visit.assessments.filter(
+        definition__pre_dose=True, status__in=(AssessmentStatus.PENDING, AssessmentStatus.DONE)
+    ):
         services.assessment_record(
             a,
             result="abnormal" if a.definition.code == abnormal else "normal",

@@ -45,10 +45,12 @@ class Journey:
         self.p.refresh_from_db()
         return self.p
 
-    def visit(self, code: str, occurrence: int = 1):
-        return self.p.visits.select_related("definition").get(
-            definition__code=code, occurrence=occurrence
-        )
+    def visit(self, code: str, occurrence: int | None = None):
+        """The visit with that code; the latest occurrence unless one is named."""
+        visits = self.p.visits.select_related("definition").filter(definition__code=code)
+        if occurrence is not None:
+            return visits.get(occurrence=occurrence)
+        return visits.latest("occurrence")
 
     def status(self) -> str:
         return self.refresh().status
@@ -73,7 +75,7 @@ class Journey:
         with self.on(today or ENROLL_ON):
             return services.first_infusion_plan(self.p, planned_on=d0, by=self.by, reason=reason)
 
-    def apheresis(self, day=APHERESIS_ON, *, occurrence=1):
+    def apheresis(self, day=APHERESIS_ON, *, occurrence=None):
         self.product_ids += 1
         with self.on(day):
             return services.visit_record_done(
@@ -84,14 +86,16 @@ class Journey:
                 by=self.by,
             )
 
-    def infuse(self, n: int, day: dt.date, *, hour=9, minute=0, pre_dose_hours_before=24):
-        """Record infusion n given at hour:minute on `day`, pre-dose items recorded earlier."""
+    def infuse(self, n: int, day: dt.date, *, hour=9, minute=0, pre_dose_minutes_before=15):
+        """Record infusion n given at hour:minute on `day`: pre-dose items recorded just before,
+        the post-dose items (observation, CRS/ICANS before discharge) as normal 3 h after."""
         visit = self.visit(f"INF{n}")
         started = self.at(day, hour, minute)
-        with time_machine.travel(started - dt.timedelta(hours=pre_dose_hours_before), tick=False):
-            record_pre_dose(visit, started - dt.timedelta(hours=pre_dose_hours_before), self.by)
+        pre_dose_at = started - dt.timedelta(minutes=pre_dose_minutes_before)
+        with time_machine.travel(pre_dose_at, tick=False):
+            record_pre_dose(visit, pre_dose_at, self.by)
         with time_machine.travel(started + dt.timedelta(hours=3), tick=False):
-            return services.visit_record_done(
+            done = services.visit_record_done(
                 visit,
                 actual_date=day,
                 started_at=started,
@@ -99,8 +103,22 @@ class Journey:
                 lot="L-1",
                 by=self.by,
             )
+            self.record_post_dose(visit, started + dt.timedelta(hours=3))
+        return done
 
-    def record(self, code: str, day: dt.date, occurrence: int = 1):
+    def record_post_dose(self, visit, at: dt.datetime, *, abnormal: str = ""):
+        for a in visit.assessments.filter(
+            definition__due_hours_after_start__isnull=False, status="pending"
+        ):
+            services.assessment_record(
+                a,
+                result="grade 2" if a.definition.code == abnormal else "normal",
+                is_abnormal=a.definition.code == abnormal,
+                completed_at=at,
+                by=self.by,
+            )
+
+    def record(self, code: str, day: dt.date, occurrence: int | None = None):
         with self.on(day):
             return services.visit_record_done(
                 self.visit(code, occurrence), actual_date=day, by=self.by

@@ -245,3 +245,43 @@ def test_participant_list_makes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(15):
         response = coordinator_client.get(reverse("admin:participants_participant_changelist"))
     assert response.status_code == 200
+
+
+def test_history_of_another_sites_participant_is_a_404(
+    coordinator_client, participant, site2, protocol
+):
+    other_coordinator = make_user("coord-s02", StaffRole.COORDINATOR, [site2])
+    other = consent(site2, other_coordinator, dt.date(2026, 3, 3))
+    history = other.history.first()
+    base = reverse("admin:participants_participant_change", args=[other.pk])
+    assert coordinator_client.get(base.replace("/change/", "/history/")).status_code == 404
+    version = base.replace("/change/", f"/history/{history.history_id}/")
+    assert coordinator_client.get(version).status_code == 404
+
+
+def test_history_versions_cannot_be_posted_back(coordinator_client, participant, investigator):
+    from schedule import services
+
+    first_version = participant.history.last()
+    services.participant_enroll(
+        participant,
+        answers=all_met(),
+        assessed_on=dt.date(2026, 3, 9),
+        signed_off_by=investigator,
+        by=investigator,
+    )
+    base = reverse("admin:participants_participant_change", args=[participant.pk])
+    url = base.replace("/change/", f"/history/{first_version.history_id}/")
+    assert coordinator_client.get(url).status_code == 200
+    assert coordinator_client.post(url, {}).status_code == 403
+    participant.refresh_from_db()
+    assert (participant.status, participant.study_id) == (Status.ENROLLED, "S01-001")
+
+
+def test_visit_admin_page_makes_a_fixed_number_of_queries(
+    coordinator_client, participant, django_assert_max_num_queries
+):
+    scr = participant.visits.get(definition__code="SCR")  # 16 assessments
+    with django_assert_max_num_queries(20):
+        response = coordinator_client.get(reverse("admin:schedule_visit_change", args=[scr.pk]))
+    assert response.status_code == 200

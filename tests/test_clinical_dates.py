@@ -208,7 +208,7 @@ def test_withdrawal_on_the_first_infusion_day(journey, coordinator):
             journey.p,
             on=D0,
             reason="severe infusion reaction, withdrew consent",
-            safety_follow_up_continues=True,
+            safety_follow_up_continues=False,
             by=coordinator,
         )
     p = journey.refresh()

@@ -290,6 +290,10 @@ def test_manufacturing_failure_lays_out_a_repeat_leukapheresis_then_treatment(jo
     first, second = Apheresis.objects.filter(participant=journey.p)
     assert (first.manufacturing_failed_on, second.manufacturing_failed_on) == (failed_on, None)
 
+    # Manufacturing failure voided the D0 plan; the new plan lays the D0 visits out again.
+    assert journey.visit("INF1", occurrence=1).status == VisitStatus.NOT_APPLICABLE
+    journey.plan(D0, today=dt.date(2026, 2, 12))
+    assert journey.visit("INF1").occurrence == 2
     journey.infuse(1, D0)
     assert journey.status() == Status.IN_TREATMENT
     assert [c.to_status for c in journey.p.status_changes.all()][-4:] == [
@@ -410,8 +414,19 @@ def test_pre_dose_safety_item_problem_blocks_the_infusion(journey, setup, proble
 def test_pre_dose_results_exactly_72_hours_old_still_count(journey):
     _ready_for_first_infusion(journey)
     started = journey.at(D0, 9)
-    with journey.on(D0, hour=8):
+    with journey.on(D0, hour=9):
         record_pre_dose(journey.visit("INF1"), started - dt.timedelta(hours=72), journey.by)
+        # Vital signs and the infection check have no age limit: they belong to the day itself.
+        for a in journey.visit("INF1").assessments.filter(
+            definition__code__in=["VS_PRE", "INFECT"]
+        ):
+            services.assessment_record(
+                a,
+                result="normal",
+                is_abnormal=False,
+                completed_at=started - dt.timedelta(minutes=30),
+                by=journey.by,
+            )
     _give_inf1(journey, started)
     assert journey.status() == Status.IN_TREATMENT
 
@@ -622,7 +637,7 @@ def test_withdrawal_mid_treatment_early_termination_includes_crs_icans(journey, 
             journey.p,
             on=withdrawn_on,
             reason="withdrew consent",
-            safety_follow_up_continues=True,
+            safety_follow_up_continues=False,
             by=coordinator,
         )
     p = journey.refresh()

@@ -55,7 +55,9 @@ def start_treatment(p, by, inv):
 
 
 def end_treatment(p, by, inv):
-    return ps.participant_end_treatment(p, on=d(2, 21), by=by, reason="CRS grade 3")
+    return ps.participant_end_treatment(
+        p, on=d(2, 21), by=by, reason="CRS grade 3", planned_infusions=6
+    )
 
 
 def complete(p, by, inv):

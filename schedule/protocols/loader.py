@@ -4,10 +4,18 @@ Takes the model classes as arguments so the data migration can pass its historic
 schedule.services.protocol_load the real ones: one loader, whoever calls it.
 """
 
+# Assessment options added after the first migration; a migration's historical model may not
+# have them yet (a later data migration sets them), so they are passed only when it does.
+LATER_ASSESSMENT_OPTIONS = ("can_be_not_applicable", "holds_next_infusion")
+
 
 def create_protocol(data: dict, protocol_model, visit_model, assessment_model):
+    known = {f.name for f in assessment_model._meta.get_fields()}
     protocol = protocol_model.objects.create(
-        version=data["version"], name=data["name"], notes=data.get("notes", "")
+        version=data["version"],
+        name=data["name"],
+        notes=data.get("notes", ""),
+        is_active=data.get("is_active", True),
     )
     for order, visit in enumerate(data["visits"], start=1):
         definition = visit_model.objects.create(
@@ -35,6 +43,7 @@ def create_protocol(data: dict, protocol_model, visit_model, assessment_model):
                 max_age_hours=extra.get("max_age_hours"),
                 due_hours_after_start=extra.get("due_hours_after_start"),
                 condition=extra.get("condition", ""),
+                **{k: extra.get(k, False) for k in LATER_ASSESSMENT_OPTIONS if k in known},
             )
             for a_order, (code, name, safety, extra) in enumerate(visit["assessments"], start=1)
         )

@@ -9,6 +9,9 @@ Assessment tuple: (code, name, safety, extra) where extra may hold
   max_age_hours: N        -> a pre-dose result older than N hours before the infusion does not count
   due_hours_after_start: N -> due N hours after the visit started (infusion-day post-dose items)
   condition: "withdrawn_in_treatment" -> only on an ET visit of someone withdrawn mid-treatment
+  can_be_not_applicable: True -> may be recorded as not applicable (pregnancy test for a man)
+  holds_next_infusion: True -> abnormal or missing holds the next infusion (CRS/ICANS)
+Pre-dose items without max_age_hours must be done on the infusion day itself.
 """
 
 S = True  # safety assessment
@@ -18,7 +21,7 @@ VS = ("VS", "Vital signs", S, {})
 CBC = ("CBC", "Complete blood count", S, {})
 CHEM = ("CHEM", "Chemistry panel", S, {})
 IGG = ("IGG", "Immunoglobulin G", S, {})
-PREG = ("PREG", "Pregnancy test", S, {})
+PREG = ("PREG", "Pregnancy test", S, {"can_be_not_applicable": True})
 AE = ("AE", "Adverse events review", S, {})
 CM = ("CM", "Concomitant medications", N, {})
 UPCR = ("UPCR", "Urine protein/creatinine ratio", N, {})
@@ -31,10 +34,15 @@ CRS_REVIEW = ("CRS_ICANS", "CRS/ICANS review", S, {})
 
 INFUSION_BLOCK = [
     ("VS_PRE", "Vital signs, pre-dose", S, {"pre_dose": True}),
-    ("PREG", "Pregnancy test (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
+    (
+        "PREG",
+        "Pregnancy test (within 72 h)",
+        S,
+        {"pre_dose": True, "max_age_hours": 72, "can_be_not_applicable": True},
+    ),
     ("CBC", "Complete blood count (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
     ("CHEM", "Chemistry panel (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
-    ("IGG", "Immunoglobulin G, pre-dose", S, {"pre_dose": True}),
+    ("IGG", "Immunoglobulin G (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
     ("INFECT", "Infection check, pre-dose", S, {"pre_dose": True}),
     (
         "VS_POST",
@@ -46,7 +54,8 @@ INFUSION_BLOCK = [
         "CRS_ICANS",
         "CRS/ICANS assessment before discharge",
         S,
-        {"due_hours_after_start": 4},
+        # Any CRS/ICANS holds the next infusion until it has resolved to grade 1 or less.
+        {"due_hours_after_start": 4, "holds_next_infusion": True},
     ),
     ("OBS", "Observation of at least 2 h after infusion", S, {"due_hours_after_start": 4}),
     AE,
