@@ -1,16 +1,19 @@
 """Heartbeat: the periodic jobs record when they ran; staff see a red banner and /healthz answers
-503 when they have stopped for 30 minutes, or when the database or broker is down."""
+503 when they have stopped for 30 minutes, when the database or broker is down, or when a safety
+alert reached nobody (a safety email FAILED in the last 7 days and not resent; overdue safety
+items with nobody to alert, see test_notifications_overdue)."""
 
 import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 
-from notifications import tasks
+from notifications import services, tasks
 from notifications.context_processors import heartbeat
-from notifications.models import JobHeartbeat
+from notifications.models import JobHeartbeat, OutboxEmail, OutboxKind, OutboxStatus
 from notifications.selectors import heartbeat_problem
 from tests.conftest import UTC, use_celery_broker
 
@@ -142,3 +145,52 @@ def test_beat_runs_every_periodic_job_once_at_start(monkeypatch):
     beat.app = app
     run_periodic_jobs_at_start(beat)
     assert sorted(sent) == sorted(e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+def failed_row(kind, failed_at):
+    user = get_user_model().objects.create_user(f"u-{kind}", email=f"{kind}@example.org")
+    return OutboxEmail.objects.create(
+        recipient=user,
+        to_email=user.email,
+        kind=kind,
+        dedup_key=f"test:{kind}:{failed_at.isoformat()}",
+        status=OutboxStatus.FAILED,
+        send_after=failed_at,
+        failed_at=failed_at,
+        attempts=5,
+        last_error="SMTPServerDisconnected: gone",
+    )
+
+
+def test_a_failed_safety_email_shows_on_the_banner_and_makes_healthz_503_until_resent(db, client):
+    row = failed_row(OutboxKind.SAFETY_OVERDUE, NOW - dt.timedelta(minutes=10))
+    failed_row(OutboxKind.REMINDER_DIGEST, NOW - dt.timedelta(minutes=10))  # not a safety kind
+    failed_row(OutboxKind.SAFETY_MISSED, NOW - dt.timedelta(days=8))  # shown for 7 days only
+    run_every_job(NOW)
+
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        banner = heartbeat_problem(NOW + dt.timedelta(minutes=1))
+        response = client.get("/healthz")
+    assert banner.startswith("1 safety alert email failed and was not resent")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["safety_emails_failed"] == {"ok": False, "count": 1}
+    assert body["periodic_jobs"]["ok"] and body["database"]["ok"] and body["broker"]["ok"]
+
+    services.outbox_resend(OutboxEmail.objects.filter(pk=row.pk), now=NOW + dt.timedelta(minutes=2))
+    with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
+        assert client.get("/healthz").status_code == 200  # counted live
+        tasks.deliver_outbox()  # the banner's count is the delivery job's
+        assert heartbeat_problem(NOW + dt.timedelta(minutes=2)) is None
+
+
+def test_the_banner_still_costs_one_query(db, django_user_model, django_assert_num_queries):
+    staff = django_user_model.objects.create_user("s", is_staff=True)
+    failed_row(OutboxKind.SAFETY_ESCALATION, NOW)
+    run_every_job(NOW)
+    request = RequestFactory().get("/")
+    request.user = staff
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(1):
+        problem = heartbeat(request)["heartbeat_problem"]
+    assert "1 safety alert email failed" in problem

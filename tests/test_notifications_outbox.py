@@ -3,16 +3,19 @@ visible, stale claims of dead workers taken over, and the admin's list and resen
 
 import datetime as dt
 import threading
+from collections import Counter
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications import services
-from notifications.models import OutboxEmail, OutboxStatus
+from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
 from participants.models import StaffRole
+from schedule.models import Assessment
 from tests.conftest import UTC, consent, local, make_user
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
@@ -142,6 +145,26 @@ def test_two_scans_at_the_same_time_send_each_email_once(protocol, site, coordin
     keys = [m.extra_headers["X-SLE001-Outbox"] for m in mail.outbox]
     assert len(keys) == 8 and len(set(keys)) == 8
     assert OutboxEmail.objects.filter(status=OutboxStatus.SENT).count() == 8
+    # Every flagged assessment is named in exactly one email per recipient: two scans never
+    # split one visit's items between them (the second scan's would be named in no email).
+    flagged = list(
+        Assessment.objects.filter(overdue_flagged_at__isnull=False).select_related(
+            "definition", "visit__participant"
+        )
+    )
+    assert len(flagged) == Assessment.objects.filter(is_safety=True, due_at__lte=at).count()
+    named = Counter()
+    for message in mail.outbox:
+        label = message.subject.split()[3]  # "SLE-001 OVERDUE safety: <label> SCR (...)"
+        for line in message.body.splitlines():
+            if line.startswith("- "):
+                named[(message.to[0], label, line[2:].split()[0])] += 1
+    recipients = {m.to[0] for m in mail.outbox}
+    expected = {
+        (to, a.visit.participant.label, a.definition.code) for a in flagged for to in recipients
+    }
+    assert set(named) == expected
+    assert set(named.values()) == {1}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,3 +243,74 @@ def test_send_after_is_stored_in_utc(one_row):
     row, at = one_row
     assert row.send_after.utcoffset() == dt.timedelta(0)
     assert row.send_after == at.astimezone(UTC)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: BEGIN IMMEDIATE serialises")
+def test_on_postgresql_the_overdue_scan_takes_its_advisory_lock_first(protocol, site):
+    with CaptureQueriesContext(connection) as queries:
+        services.overdue_scan(now=local(CONSENTED, 12, site.time_zone))
+    sql = [q["sql"] for q in queries.captured_queries]
+    first = next(i for i, q in enumerate(sql) if "schedule_assessment" in q)
+    lock = [i for i, q in enumerate(sql) if "pg_advisory_xact_lock" in q]
+    assert lock and lock[0] < first
+    assert not any("SKIP LOCKED" in q for q in sql)
+
+
+def test_a_row_that_cannot_be_rendered_is_retried_then_failed_and_never_stalls_the_others(
+    one_row, manager, settings, mailoutbox, monkeypatch, caplog
+):
+    row, at = one_row
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    services.enrollment_report_queue(now=at)  # a second row, due at the same time, after it
+    real = services.render_email
+
+    def broken(name, context):
+        if name == "safety_overdue":
+            raise KeyError("a template context that does not hold")
+        return real(name, context)
+
+    monkeypatch.setattr(services, "render_email", broken)
+
+    first = services.outbox_deliver_due(now=at)
+
+    assert first.counts == {"retry": 1, "sent": 1}
+    assert [m.to[0] for m in mailoutbox] == [manager.email]
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.PENDING and row.attempts == 1 and row.claimed_at is None
+    assert row.send_after == at + dt.timedelta(minutes=1)
+    assert "KeyError" in row.last_error
+    assert "could not be prepared" in caplog.text
+
+    second = services.outbox_deliver_due(now=at + dt.timedelta(minutes=1))
+    assert second.counts == {"failed": 1}
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.FAILED and row.failed_at == at + dt.timedelta(minutes=1)
+    assert second.safety_failed == 1 and second.problems() == {"safety_emails_failed": 1}
+
+    monkeypatch.setattr(services, "render_email", real)
+    services.outbox_resend(OutboxEmail.objects.filter(pk=row.pk), now=at + dt.timedelta(hours=1))
+    row.refresh_from_db()
+    assert row.failed_at is None
+    third = services.outbox_deliver_due(now=at + dt.timedelta(hours=1))
+    assert third.counts == {"sent": 1} and third.safety_failed == 0
+    assert OutboxEmail.objects.get(pk=row.pk).kind == OutboxKind.SAFETY_OVERDUE
+
+
+def test_an_unexpected_error_outside_the_row_is_logged_and_the_loop_goes_on(
+    protocol, site, coordinator, mailoutbox, monkeypatch, caplog
+):
+    due = overdue_rows(site, coordinator, count=2)
+    at = due + dt.timedelta(minutes=1)
+    services.overdue_scan(now=at)
+    first_pk = OutboxEmail.objects.order_by("pk").first().pk
+    real = services.outbox_claim
+
+    def claim(pk, *, now):
+        if pk == first_pk:
+            raise RuntimeError("boom")
+        return real(pk, now=now)
+
+    monkeypatch.setattr(services, "outbox_claim", claim)
+    result = services.outbox_deliver_due(now=at)
+    assert result.counts == {"error": 1, "sent": 1}
+    assert len(mailoutbox) == 1 and "going on with the next row" in caplog.text

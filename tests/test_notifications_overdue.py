@@ -6,12 +6,14 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notifications import selectors, services
+from notifications import selectors, services, tasks
 from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
+from notifications.selectors import heartbeat_problem
 from participants.models import StaffRole
 from schedule import services as schedule_services
 from schedule.models import Assessment, AssessmentStatus
@@ -147,7 +149,8 @@ def test_scan_is_a_fixed_number_of_queries_however_many_participants(
     quiet = local(CONSENTED + dt.timedelta(days=10), 9, site.time_zone)  # nothing due yet
     with CaptureQueriesContext(connection) as queries:
         services.overdue_scan(now=quiet)
-    with django_assert_max_num_queries(6):
+    # The lock (PostgreSQL), the flag, escalation and missed scans, and savepoints.
+    with django_assert_max_num_queries(7):
         services.overdue_scan(now=quiet)
     scans = [q["sql"] for q in queries.captured_queries if "schedule_assessment" in q["sql"]]
     # The flag scan filters on the stored due time: one query, never a loop over participants.
@@ -174,3 +177,119 @@ def test_flag_overdue_command_prints_what_it_did(screening, mailoutbox):
     assert f"{len(safety_of(scr))} safety assessment(s) flagged overdue" in text
     assert "2 email(s) queued" in text and "2 sent" in text
     assert {r.kind for r in OutboxEmail.objects.all()} == {OutboxKind.SAFETY_OVERDUE}
+
+
+@pytest.fixture
+def monitor(db):
+    return make_user("monitor", StaffRole.MEDICAL_MONITOR)
+
+
+def test_the_medical_monitor_gets_overdue_alerts_and_escalations_of_every_site(
+    screening, coordinator, investigator, manager, monitor, mailoutbox
+):
+    _, scr = screening
+    due = safety_of(scr)[0].due_at
+    services.overdue_scan(now=due + dt.timedelta(minutes=5))
+    services.overdue_scan(now=due + dt.timedelta(hours=49))
+    services.outbox_deliver_due(now=due + dt.timedelta(hours=49))
+
+    told = {(m.to[0], "ESCALATION" in m.subject) for m in mailoutbox}
+    assert told == {
+        (coordinator.email, False),
+        (investigator.email, False),
+        (monitor.email, False),
+        (manager.email, True),
+        (monitor.email, True),
+    }
+
+
+def test_a_site_without_coordinator_or_investigator_alerts_managers_and_monitors_and_logs(
+    protocol, site, site2, coordinator, manager, monitor, caplog
+):
+    with time_machine.travel(local(CONSENTED, 12, site2.time_zone), tick=False):
+        participant = consent(site2, coordinator, CONSENTED)  # S02: nobody of its own
+    due = safety_of(participant.visits.get(definition__code="SCR"))[0].due_at
+
+    result = services.overdue_scan(now=due + dt.timedelta(minutes=1))
+
+    assert result.flagged > 0 and result.nobody_to_alert == 0
+    assert set(OutboxEmail.objects.values_list("recipient", flat=True)) == {manager.pk, monitor.pk}
+    assert "site S02 has no active coordinator or investigator" in caplog.text
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+
+
+def test_nobody_to_alert_leaves_items_unflagged_retries_and_is_shown_to_staff(
+    protocol, site2, coordinator, client
+):
+    with time_machine.travel(local(CONSENTED, 12, site2.time_zone), tick=False):
+        participant = consent(site2, coordinator, CONSENTED)  # S02 and no managers or monitors
+    scr = participant.visits.get(definition__code="SCR")
+    at = safety_of(scr)[0].due_at + dt.timedelta(minutes=1)
+
+    with time_machine.travel(at, tick=False):
+        tasks.flag_overdue()
+        result = services.overdue_scan(now=at)
+        banner = heartbeat_problem(at)
+        health = client.get("/healthz")
+
+    assert result.flagged == 0 and result.nobody_to_alert == len(safety_of(scr))
+    assert all(a.overdue_flagged_at is None for a in safety_of(scr))
+    assert OutboxEmail.objects.count() == 0
+    assert f"{len(safety_of(scr))} overdue safety items have nobody to alert" in banner
+    assert health.status_code == 503
+    assert health.json()["safety_alert_recipients"] == {
+        "ok": False,
+        "nobody_to_alert": len(safety_of(scr)),
+    }
+
+    make_user("coord-s02", StaffRole.COORDINATOR, [site2])
+    later = at + dt.timedelta(minutes=15)
+    with time_machine.travel(later, tick=False):
+        tasks.flag_overdue()
+        assert "nobody to alert" not in (heartbeat_problem(later) or "")
+    assert all(a.overdue_flagged_at == later for a in safety_of(scr))
+    assert OutboxEmail.objects.count() == 1
+
+
+def test_an_escalation_with_nobody_to_escalate_to_waits_for_a_study_manager(screening):
+    _, scr = screening
+    due = safety_of(scr)[0].due_at
+    services.overdue_scan(now=due + dt.timedelta(minutes=5))
+    get_user_model().objects.filter(username="manager").update(is_active=False)
+    late = due + dt.timedelta(hours=49)
+
+    nobody = services.overdue_scan(now=late)
+    assert nobody.escalated == 0 and nobody.nobody_to_alert == len(safety_of(scr))
+    assert all(a.escalated_at is None for a in safety_of(scr))
+
+    new_manager = make_user("manager-2", StaffRole.STUDY_MANAGER)
+    again = services.overdue_scan(now=late + dt.timedelta(minutes=15))
+    assert again.escalated == len(safety_of(scr)) and again.nobody_to_alert == 0
+    escalation = OutboxEmail.objects.get(kind=OutboxKind.SAFETY_ESCALATION)
+    assert escalation.recipient == new_manager
+
+
+def test_participants_lost_to_follow_up_are_still_alerted(
+    screening, site, coordinator, investigator, mailoutbox
+):
+    """Reminders skip them, but their safety items are still due: a missing one is a deviation
+    whether or not the site can reach the participant, so the overdue scan keeps alerting."""
+    participant, scr = screening
+    due = safety_of(scr)[0].due_at
+    lost_on = due.astimezone(site.tz).date() - dt.timedelta(days=1)
+    with time_machine.travel(local(lost_on, 18, site.time_zone), tick=False):
+        schedule_services.participant_lose_to_follow_up(
+            participant,
+            last_contact_on=CONSENTED,
+            contact_attempts=[lost_on - dt.timedelta(days=n) for n in (0, 2, 4)],
+            by=coordinator,
+        )
+    participant.refresh_from_db()
+    assert participant.status == "lost_to_follow_up"
+
+    with time_machine.travel(due + dt.timedelta(minutes=5), tick=False):
+        result = services.overdue_scan(now=due + dt.timedelta(minutes=5))
+        services.outbox_deliver_due()
+
+    assert result.flagged == len(safety_of(scr))
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([coordinator.email, investigator.email])
