@@ -355,22 +355,29 @@ def participant_manufacturing_fail(
     )
 
 
-def check_first_infusion_date(participant: Participant, first_infusion_on: dt.date) -> None:
-    """Rules on D0 that hold whether it is planned or given (PROTOCOL.md)."""
-    days = (first_infusion_on - participant.consent_date).days
+def consent_to_first_infusion_problem(consent_on: dt.date, first_infusion_on: dt.date) -> str:
+    """What is wrong with this pair of anchor dates under PROTOCOL.md, or "" (pure)."""
+    days = (first_infusion_on - consent_on).days
     if days <= 0:
         # Leukapheresis and manufacturing lie between them: never the same day.
-        raise ValidationError(
-            {"first_infusion_on": "The first infusion must come after the consent date."}
+        return (
+            f"The first infusion ({first_infusion_on:%d %b %Y}) must come after the consent "
+            f"date ({consent_on:%d %b %Y})."
         )
     if days > MAX_CONSENT_TO_FIRST_INFUSION_DAYS:
-        raise ValidationError(
-            {
-                "first_infusion_on": f"Consent ({participant.consent_date:%d %b %Y}) would be "
-                f"{days} days before the first infusion; the protocol allows at most "
-                f"{MAX_CONSENT_TO_FIRST_INFUSION_DAYS}. Re-consent is needed."
-            }
+        return (
+            f"Consent ({consent_on:%d %b %Y}) would be {days} days before the first infusion; "
+            f"the protocol allows at most {MAX_CONSENT_TO_FIRST_INFUSION_DAYS}. "
+            "Re-consent is needed."
         )
+    return ""
+
+
+def check_first_infusion_date(participant: Participant, first_infusion_on: dt.date) -> None:
+    """Rules on D0 that hold whether it is planned or given (PROTOCOL.md)."""
+    problem = consent_to_first_infusion_problem(participant.consent_date, first_infusion_on)
+    if problem:
+        raise ValidationError({"first_infusion_on": problem})
     apheresis = participant.aphereses.order_by("-collected_on").first()
     if apheresis and first_infusion_on <= apheresis.collected_on:
         raise ValidationError(

@@ -6,6 +6,7 @@ Nothing clinical is edited field by field: status, dates and results change only
 forms in schedule/forms.py, which call schedule.services.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -499,8 +500,24 @@ class VisitDefinitionInline(admin.TabularInline):
     has_delete_permission = has_change_permission
 
 
+class ProtocolVersionForm(forms.ModelForm):
+    class Meta:
+        model = ProtocolVersion
+        fields = ["version", "name", "effective_on", "notes", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # A version becomes the one new participants get: check it first, as loading does.
+        if cleaned.get("is_active") and self.instance.pk:
+            problems = services.protocol_problems(self.instance)
+            if problems:
+                raise forms.ValidationError(["This version cannot be made active:", *problems])
+        return cleaned
+
+
 @admin.register(ProtocolVersion)
 class ProtocolVersionAdmin(AuditedAdmin):
+    form = ProtocolVersionForm
     list_display = ["version", "name", "is_active", "effective_on"]
     inlines = [VisitDefinitionInline]
     actions = ["copy_as_amendment"]

@@ -11,19 +11,15 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from participants.services import MAX_CONSENT_TO_FIRST_INFUSION_DAYS
+from participants.services import consent_to_first_infusion_problem
 from schedule.models import Anchor, ProtocolVersion, VisitKind
 from schedule.services import (
-    APHERESIS_TO_INFUSION_WARN_DAYS,
+    apheresis_gap_warning,
     protocol_as_data,
     protocol_current,
     protocol_problems,
 )
 from schedule.windows import Window, window_for
-
-# First infusion planned 14-21 days after leukapheresis [PUBLIC "2-3 weeks"]: sooner leaves
-# manufacturing too little time.
-APHERESIS_TO_INFUSION_MIN_DAYS = 14
 
 COLUMNS = ("code", "name", "target_date", "window_start", "window_end", "assessments")
 SAFETY_MARK = "(S)"
@@ -96,19 +92,8 @@ def date_errors(consent_on: dt.date, first_infusion_on: dt.date | None) -> list[
     """PROTOCOL.md rules on the two anchors that no schedule can satisfy."""
     if first_infusion_on is None:
         return []
-    days = (first_infusion_on - consent_on).days
-    if days <= 0:
-        return [
-            f"The first infusion ({first_infusion_on:%d %b %Y}) must come after consent "
-            f"({consent_on:%d %b %Y})."
-        ]
-    if days > MAX_CONSENT_TO_FIRST_INFUSION_DAYS:
-        return [
-            f"Consent ({consent_on:%d %b %Y}) would be {days} days before the first infusion "
-            f"({first_infusion_on:%d %b %Y}); the protocol allows at most "
-            f"{MAX_CONSENT_TO_FIRST_INFUSION_DAYS}. Re-consent would be needed."
-        ]
-    return []
+    problem = consent_to_first_infusion_problem(consent_on, first_infusion_on)
+    return [problem] if problem else []
 
 
 def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
@@ -134,18 +119,11 @@ def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
     apheresis = next((r for r in by_consent if r.kind == VisitKind.APHERESIS), None)
     first = next((r for r in by_infusion if r.kind == VisitKind.FIRST_INFUSION), None)
     if apheresis and first:
-        gap = (first.window.target - apheresis.window.target).days
-        if gap < APHERESIS_TO_INFUSION_MIN_DAYS:
-            warnings.append(
-                f"The first infusion would be {gap} days after the planned leukapheresis "
-                f"({apheresis.window.target:%d %b %Y}); the protocol plans 14–21 days for "
-                "manufacturing."
-            )
-        elif gap > APHERESIS_TO_INFUSION_WARN_DAYS:
-            warnings.append(
-                f"The first infusion would be {gap} days after the planned leukapheresis "
-                f"({apheresis.window.target:%d %b %Y}); the protocol plans 14–21 days."
-            )
+        warning = apheresis_gap_warning(
+            apheresis.window.target, first.window.target, "the planned leukapheresis"
+        )
+        if warning:
+            warnings.append(warning)
     return warnings
 
 

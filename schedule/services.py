@@ -333,13 +333,19 @@ def _infusion_plan_warnings(participant: Participant, d0: dt.date) -> list[str]:
     apheresis = participant.aphereses.order_by("-collected_on").first()
     if apheresis is None:
         return []
-    gap = (d0 - apheresis.collected_on).days
-    if gap < APHERESIS_TO_INFUSION_MIN_DAYS or gap > APHERESIS_TO_INFUSION_WARN_DAYS:
-        return [
-            f"The first infusion is {gap} days after the leukapheresis; the protocol plans "
-            f"{APHERESIS_TO_INFUSION_MIN_DAYS}-21 days."
-        ]
-    return []
+    warning = apheresis_gap_warning(apheresis.collected_on, d0, "the leukapheresis")
+    return [warning] if warning else []
+
+
+def apheresis_gap_warning(collected_on: dt.date, d0: dt.date, what: str) -> str:
+    """A warning when D0 is not 14-28 days after the leukapheresis, or "" (pure)."""
+    gap = (d0 - collected_on).days
+    if APHERESIS_TO_INFUSION_MIN_DAYS <= gap <= APHERESIS_TO_INFUSION_WARN_DAYS:
+        return ""
+    return (
+        f"The first infusion is {gap} days after {what} ({collected_on:%d %b %Y}); the protocol "
+        f"plans {APHERESIS_TO_INFUSION_MIN_DAYS}-21 days for manufacturing."
+    )
 
 
 def _reanchor(

@@ -142,7 +142,7 @@ def test_planning_the_first_infusion_before_consent_is_refused(
     )
     url = reverse("admin:participants_participant_action", args=[participant.pk, "plan-infusion"])
     response = coordinator_client.post(url, {"planned_on": "2026-03-01", "reason": ""})
-    assert "The first infusion must come after the consent date." in response.content.decode()
+    assert "must come after the consent date (02 Mar 2026)" in response.content.decode()
     assert not participant.visits.filter(definition__code="INF1").exists()
 
     response = coordinator_client.post(url, {"planned_on": "2026-05-01", "reason": ""})

@@ -40,3 +40,26 @@ def test_participants_keep_the_version_they_were_scheduled_under(protocol, site,
     assert (scr_before.window_end - scr_before.target_date).days == 14
     assert (scr_after.window_end - scr_after.target_date).days == 21
     assert ProtocolVersion.objects.count() == 2
+
+
+def test_a_broken_amendment_cannot_be_made_active_in_the_admin(protocol, admin_client):
+    from django.urls import reverse
+
+    amendment = services.protocol_copy_as_amendment(protocol, name="Amendment 1")
+    VisitDefinition.objects.filter(protocol=amendment, code="M3").update(window_before=40)
+    url = reverse("admin:schedule_protocolversion_change", args=[amendment.pk])
+    data = {
+        "version": amendment.version,
+        "name": amendment.name,
+        "notes": "",
+        "effective_on": "",
+        "is_active": "on",
+        "visits-TOTAL_FORMS": "0",
+        "visits-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, data)
+    body = response.content.decode()
+    assert "This version cannot be made active" in body
+    assert "The windows of M2 and M3 overlap." in body
+    amendment.refresh_from_db()
+    assert amendment.is_active is False

@@ -98,7 +98,7 @@ def test_59_days_is_still_allowed(protocol):
 
 
 def test_first_infusion_before_consent_is_an_error(protocol):
-    with pytest.raises(CommandError, match="must come after consent"):
+    with pytest.raises(CommandError, match="must come after the consent date"):
         run("--consent", "2026-01-05", "--first-infusion", "2026-01-04")
 
 
