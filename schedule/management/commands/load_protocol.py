@@ -69,16 +69,8 @@ def shape_problems(data) -> list[str]:
                 problems.append(
                     f"{where}: assessment {a!r} must be [code, name, is_safety, {{options}}]."
                 )
-    # The services look these visits up one by one (.get()), so each must exist exactly once.
-    for what, key, value in (
-        ("leukapheresis visit (kind apheresis)", "kind", VisitKind.APHERESIS),
-        ("first-infusion visit (kind first_infusion)", "kind", VisitKind.FIRST_INFUSION),
-        ("unscheduled visit (kind unscheduled)", "kind", VisitKind.UNSCHEDULED),
-        ("early-termination visit (anchor withdrawal)", "anchor", Anchor.WITHDRAWAL),
-    ):
-        found = sum(1 for v in visits if isinstance(v, dict) and v.get(key) == value)
-        if found != 1:
-            problems.append(f"The protocol needs exactly one {what}; this file has {found}.")
+    # That each special visit (APH, INF1, UNS, ET) exists exactly once is checked by
+    # schedule.services.protocol_problems when the version is loaded.
     codes = [v.get("code") for v in visits if isinstance(v, dict)]
     duplicates = sorted({c for c in codes if codes.count(c) > 1 and isinstance(c, str)})
     if duplicates:
