@@ -103,6 +103,23 @@ class OutboxEmail(models.Model):
         return f"{self.get_kind_display()} to {self.to_email} ({self.status})"
 
 
+class MissedSafetyAlert(models.Model):
+    """A safety assessment recorded as missed (visit missed, closed as missed, or not done) that
+    the site has been emailed about, so each is alerted once. Kept here, not on the schedule's
+    Assessment: the alert is the notifications app's business."""
+
+    assessment = models.OneToOneField(
+        "schedule.Assessment", on_delete=models.CASCADE, related_name="+"
+    )
+    alerted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "missed safety alert"
+
+    def __str__(self) -> str:
+        return f"assessment {self.assessment_id} alerted {self.alerted_at:%Y-%m-%d %H:%M}"
+
+
 class JobHeartbeat(models.Model):
     """When each periodic job last ran, so a stopped beat or worker is noticed (banner, /healthz)."""
 

@@ -7,7 +7,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from notifications.models import SAFETY_KINDS, JobHeartbeat, OutboxEmail, OutboxKind, OutboxStatus
+from notifications.models import (
+    SAFETY_KINDS,
+    JobHeartbeat,
+    MissedSafetyAlert,
+    OutboxEmail,
+    OutboxStatus,
+)
 from participants.models import StaffRole, Status
 from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
 
@@ -91,22 +97,20 @@ MISSED_LOOKBACK = dt.timedelta(days=14)
 
 
 def missed_safety_to_alert(now: dt.datetime) -> QuerySet[Assessment]:
-    """Safety assessments recorded as missed (their visit marked missed, or closed as missed when
-    the participant left the study) in the last MISSED_LOOKBACK, whose visit has no
-    missed-safety email yet.
+    """Safety assessments recorded as missed (their visit marked missed or closed as missed when
+    the participant left the study, or the item recorded as not done) in the last
+    MISSED_LOOKBACK, not alerted about yet.
 
     "When recorded as missed" comes from the assessment's audit trail (the history row written
-    when its status changed, history_date is indexed), so no schedule field is needed; "alerted"
-    is an outbox row of kind safety_missed for the visit (outbox_visit_kind_idx). One query.
+    when its status changed; history_date is indexed), so no schedule field is needed; "alerted"
+    is a MissedSafetyAlert row (unique on the assessment). One query.
     """
     marked = Assessment.history.filter(
         history_date__gte=now - MISSED_LOOKBACK,
         status=AssessmentStatus.MISSED,
         is_safety=True,
     ).values("id")
-    alerted = OutboxEmail.objects.filter(
-        visit_id=OuterRef("visit_id"), kind=OutboxKind.SAFETY_MISSED
-    )
+    alerted = MissedSafetyAlert.objects.filter(assessment_id=OuterRef("pk"))
     return Assessment.objects.filter(
         pk__in=marked, status=AssessmentStatus.MISSED, is_safety=True
     ).exclude(Exists(alerted))

@@ -34,6 +34,7 @@ from notifications import selectors
 from notifications.models import (
     REMINDER_KINDS,
     JobHeartbeat,
+    MissedSafetyAlert,
     OutboxEmail,
     OutboxKind,
     OutboxStatus,
@@ -626,24 +627,27 @@ def overdue_scan(*, now: dt.datetime | None = None) -> OverdueScanResult:
         .select_related(*related)
         .order_by("visit_id", "definition__order")
     )
+    alerted = []
     for (visit_id, _), group in _group_by_visit(missed, by_due_time=False).items():
         visit = group[0].visit
         people = recipients.for_site(visit, "missed-safety")
         if not people:
             _nobody(group, "missed", result)
             continue
-        result.missed += len(group)
-        # One email per visit and person, ever: the outbox row is also what marks the visit as
-        # alerted for selectors.missed_safety_to_alert.
+        alerted += [MissedSafetyAlert(assessment=a, alerted_at=now) for a in group]
+        # One email per visit and person for the items missed together (a visit marked missed);
+        # an item of the same visit recorded not done later gets an email of its own.
         _safety_emails(
             OutboxKind.SAFETY_MISSED,
             group,
             people,
-            f"missed:v{visit_id}",
+            f"missed:v{visit_id}:a{min(a.pk for a in group)}",
             _about(visit, len(group), "MISSED (important deviation)"),
             now,
             result,
         )
+    MissedSafetyAlert.objects.bulk_create(alerted, ignore_conflicts=True)
+    result.missed = len(alerted)
     return result
 
 

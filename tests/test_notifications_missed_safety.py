@@ -71,7 +71,10 @@ def test_a_visit_marked_missed_alerts_site_staff_and_the_monitor_once_naming_its
     rows = OutboxEmail.objects.filter(kind=OutboxKind.SAFETY_MISSED)
     assert {r.visit_id for r in rows} == {eot.pk}
     keys = set(rows.values_list("dedup_key", flat=True))
-    assert keys == {f"missed:v{eot.pk}:u{u.pk}" for u in (coordinator, investigator, monitor)}
+    first_item = min(a.pk for a in eot.assessments.filter(is_safety=True))
+    assert keys == {
+        f"missed:v{eot.pk}:a{first_item}:u{u.pk}" for u in (coordinator, investigator, monitor)
+    }
 
 
 def test_items_flagged_overdue_then_visit_marked_missed_are_not_lost(
@@ -179,3 +182,29 @@ def test_nobody_at_the_site_falls_back_to_the_study_managers(
         )
     ) == {manager.pk}
     assert "site S02 has no active coordinator or investigator" in caplog.text
+
+
+def test_an_item_recorded_not_done_is_alerted_and_the_rest_of_its_visit_missed_later_too(
+    journey, site, coordinator, investigator, mailoutbox
+):
+    eot = journey.visit("EOT")
+    first, *rest = eot.assessments.filter(is_safety=True).order_by("pk")
+    with journey.on(eot.window_start, hour=10):
+        schedule_services.assessment_not_done(
+            first, reason="sample haemolysed", not_applicable=False, by=coordinator
+        )
+    services.overdue_scan(now=local(eot.window_start, 11, site.time_zone))
+    with journey.on(eot.window_start, hour=12):
+        schedule_services.visit_mark_missed(eot, reason="left before the rest", by=coordinator)
+    at = local(eot.window_start, 13, site.time_zone)
+    with time_machine.travel(at, tick=False):
+        services.overdue_scan(now=at)
+        services.outbox_deliver_due(now=at)
+
+    to_coordinator = [
+        m for m in mailoutbox if "MISSED" in m.subject and m.to == [coordinator.email]
+    ]
+    assert [listed_codes(m) for m in to_coordinator] in (
+        [[first.definition.code], sorted(a.definition.code for a in rest)],
+        [sorted(a.definition.code for a in rest), [first.definition.code]],
+    )
