@@ -1,7 +1,10 @@
 """Dashboard wrappers of the shared service forms (schedule/forms.py): same fields and services,
 messages worded for the coordinator where Django's defaults are vague."""
 
-from schedule.forms import ConsentForm
+from django import forms
+
+from schedule import services
+from schedule.forms import ConsentForm, ServiceForm
 
 DATE_INVALID = "Enter a real calendar date (for example 2026-03-10)."
 TIME_INVALID = "Enter a time as HH:MM (for example 09:30)."
@@ -17,3 +20,42 @@ class RegisterConsentForm(ConsentForm):
         )
         if self.fields["site"].queryset.count() == 1:
             self.initial.setdefault("site", self.fields["site"].queryset.first())
+
+
+class AssessmentNotDoneForm(ServiceForm):
+    """A pending assessment that was not done (a deviation), or does not apply to this
+    participant where the protocol allows it. Calls schedule.services.assessment_not_done."""
+
+    SUBMIT = "not_done"  # name of this form's submit button: the page holds two forms
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give the reason it was not done or does not apply."},
+    )
+    not_applicable = forms.BooleanField(
+        label="Not applicable (e.g. pregnancy test for a man)", required=False
+    )
+
+    def __init__(self, *args, assessment, user, **kwargs):
+        self.assessment, self.user = assessment, user
+        super().__init__(*args, **kwargs)
+        if not assessment.definition.can_be_not_applicable:
+            # Still offered so the refusal is explained, but say so before anyone ticks it.
+            self.fields[
+                "not_applicable"
+            ].help_text = (
+                f"The protocol does not allow {assessment.definition.code} to be not applicable."
+            )
+
+    def perform(self):
+        data = self.cleaned_data
+        return self.save_with(
+            lambda: services.assessment_not_done(
+                self.assessment,
+                reason=data["reason"],
+                not_applicable=data["not_applicable"],
+                by=self.user,
+            )
+        )

@@ -429,6 +429,8 @@ class TimelineTable(BaseTable):
             title = f"{a.definition.name}: {a.get_status_display()}"
             if a.status == AssessmentStatus.DONE:
                 title += f" — {a.result}{' (abnormal)' if a.is_abnormal else ''}"
+            elif a.reason:
+                title += f" — {a.reason}"
             if self.can_record and a.status in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
                 url = _with_next(reverse("dashboard:assessment_record", args=[a.pk]), self.next_url)
                 items.append(
@@ -453,7 +455,7 @@ class TimelineTable(BaseTable):
     def value_assessments(self, record):
         return "; ".join(
             f"{a.definition.code}: {a.get_status_display()}"
-            + (f" ({a.result})" if a.result else "")
+            + (f" ({a.result or a.reason})" if a.result or a.reason else "")
             for a in record.assessments.all()
         )
 

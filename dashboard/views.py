@@ -21,7 +21,7 @@ from icalendar import Calendar, Event
 
 from dashboard import access, selectors
 from dashboard.filters import ParticipantFilter
-from dashboard.forms import RegisterConsentForm
+from dashboard.forms import AssessmentNotDoneForm, RegisterConsentForm
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import (
     CalendarTable,
@@ -42,7 +42,7 @@ from schedule.forms import (
     VisitMissedForm,
     actions_available,
 )
-from schedule.models import VisitStatus
+from schedule.models import AssessmentStatus, VisitStatus
 
 EXPORT_FORMATS = ("csv", "xlsx")
 
@@ -214,7 +214,7 @@ def participant_new(request):
     """Register a consent: a new screening at one of the sites where the user may record."""
     sites = sites_recordable_by(request.user).order_by("code")
     if not sites.exists():
-        return _read_only(request, "a consent")
+        return _read_only(request, "registering a consent")
     form = RegisterConsentForm(request.POST or None, sites=sites, user=request.user)
     if request.method == "POST" and form.is_valid():
         participant = form.perform()
@@ -272,7 +272,7 @@ def participant_action(request, pk, action):
 def visit_done(request, pk):
     visit = selectors.visit_for(request.user, pk)
     if not can_record(request.user, visit.participant.site):
-        return _read_only(request, f"{visit} as done", visit.participant.site)
+        return _read_only(request, f"{visit} recorded as done", visit.participant.site)
     form = VisitDoneForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as done.")
@@ -287,7 +287,7 @@ def visit_done(request, pk):
 def visit_missed(request, pk):
     visit = selectors.visit_for(request.user, pk)
     if not can_record(request.user, visit.participant.site):
-        return _read_only(request, f"{visit} as missed", visit.participant.site)
+        return _read_only(request, f"{visit} recorded as missed", visit.participant.site)
     form = VisitMissedForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as missed.")
@@ -326,17 +326,35 @@ def assessment_record(request, pk):
     assessment = selectors.assessment_for(request.user, pk)
     site = assessment.visit.participant.site
     if not can_record(request.user, site):
-        return _read_only(request, f"a result for {assessment}", site)
-    form = AssessmentForm(request.POST or None, assessment=assessment, user=request.user)
+        return _read_only(request, f"{assessment} of {assessment.visit}", site)
+    # Two forms on the page: the result, or "not done / not applicable". The submit button
+    # says which one was sent; only that one is bound.
+    posted = request.method == "POST"
+    not_done_sent = posted and AssessmentNotDoneForm.SUBMIT in request.POST
+    form = AssessmentForm(
+        request.POST if posted and not not_done_sent else None,
+        assessment=assessment,
+        user=request.user,
+    )
+    not_done = None
+    if assessment.status == AssessmentStatus.PENDING or not_done_sent:
+        not_done = AssessmentNotDoneForm(
+            request.POST if not_done_sent else None, assessment=assessment, user=request.user
+        )
     participant = assessment.visit.participant
-    if request.method == "POST" and form.is_valid() and form.perform() is not None:
-        messages.success(request, f"{assessment} recorded.")
+    sent = not_done if not_done_sent else form
+    if posted and sent.is_valid() and (saved := sent.perform()) is not None:
+        if not_done_sent:
+            messages.success(request, f"{assessment}: {saved.get_status_display().lower()}.")
+        else:
+            messages.success(request, f"{assessment} recorded.")
         return redirect(_next_url(request, reverse("dashboard:participant", args=[participant.pk])))
     return render(
         request,
         "dashboard/assessment_form.html",
         {
             "form": form,
+            "not_done": not_done,
             "a": assessment,
             "visit": assessment.visit,
             "p": participant,
