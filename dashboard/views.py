@@ -112,8 +112,9 @@ def worklist(request):
         ),
         (
             "closing_soon",
-            "Windows closing within 3 days",
-            "Open visits whose window ends in the next 3 days (visits due today are listed above).",
+            f"Windows closing within {selectors.CLOSING_SOON_DAYS} days",
+            f"Open visits whose window ends in the next {selectors.CLOSING_SOON_DAYS} days "
+            "(visits due today are listed above).",
             VisitTable(work.closing_soon, **visit_kwargs),
         ),
         (
