@@ -17,7 +17,11 @@ from django.utils.html import format_html
 
 from participants.admin import AuditedAdmin, ReadOnlyAdmin
 from participants.models import Participant, StatusChange
-from participants.selectors import participants_visible_to, sites_visible_to
+from participants.selectors import (
+    can_record,
+    participants_visible_to,
+    sites_recordable_by,
+)
 from schedule import forms as schedule_forms
 from schedule import services
 from schedule.models import (
@@ -197,7 +201,7 @@ class ParticipantAdmin(AuditedAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = schedule_forms.ConsentForm(
-            request.POST or None, sites=sites_visible_to(request.user), user=request.user
+            request.POST or None, sites=sites_recordable_by(request.user), user=request.user
         )
         if request.method == "POST" and form.is_valid():
             participant = form.perform()
@@ -219,7 +223,9 @@ class ParticipantAdmin(AuditedAdmin):
         form_class = schedule_forms.ACTIONS.get(action)
         if participant is None or form_class is None:
             raise Http404
-        if not self.has_change_permission(request, participant):
+        if not self.has_change_permission(request, participant) or not can_record(
+            request.user, participant.site
+        ):
             raise PermissionDenied
         form = form_class(request.POST or None, participant=participant, user=request.user)
         return render_service_form(
@@ -353,7 +359,9 @@ class VisitAdmin(AuditedAdmin):
         visit = self.get_queryset(request).filter(pk=pk).first()
         if visit is None:
             raise Http404
-        if not self.has_change_permission(request, visit):
+        if not self.has_change_permission(request, visit) or not can_record(
+            request.user, visit.participant.site
+        ):
             raise PermissionDenied
         return visit
 
@@ -454,7 +462,9 @@ class AssessmentAdmin(AuditedAdmin):
         )
         if assessment is None:
             raise Http404
-        if not self.has_change_permission(request, assessment):
+        if not self.has_change_permission(request, assessment) or not can_record(
+            request.user, assessment.visit.participant.site
+        ):
             raise PermissionDenied
         form = schedule_forms.AssessmentForm(
             request.POST or None, assessment=assessment, user=request.user

@@ -285,3 +285,20 @@ def test_visit_admin_page_makes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(20):
         response = coordinator_client.get(reverse("admin:schedule_visit_change", args=[scr.pk]))
     assert response.status_code == 200
+
+
+def test_a_study_manager_with_admin_rights_cannot_record_at_a_site(client, manager, participant):
+    # Managers and monitors see every site but do not enter site data (GCP).
+    manager.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["participants", "schedule"])
+    )
+    client.force_login(manager)
+    scr = participant.visits.get(definition__code="SCR")
+    response = client.post(
+        reverse("admin:schedule_visit_done", args=[scr.pk]), {"actual_date": "2026-03-05"}
+    )
+    assert response.status_code == 403
+    url = reverse("admin:participants_participant_action", args=[participant.pk, "withdraw"])
+    assert client.get(url).status_code == 403
+    scr.refresh_from_db()
+    assert scr.status == VisitStatus.SCHEDULED
