@@ -4,7 +4,9 @@ from notifications.selectors import heartbeat_problem
 
 
 def heartbeat(request) -> dict:
-    """`heartbeat_problem`: a short message when the periodic jobs have stopped (staff only)."""
+    """`heartbeat_problem` (staff only): a short message when the periodic jobs have stopped, a
+    safety email FAILED, or overdue safety items have nobody to alert. One query (the heartbeats,
+    which carry the jobs' problem counts), as the dashboard's query budgets expect."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
         return {"heartbeat_problem": None}
