@@ -359,13 +359,10 @@ class TimelineTable(BaseTable):
         )
 
     def render_visit(self, record):
-        suffix = f" #{record.occurrence}" if record.occurrence > 1 else ""
-        return format_html(
-            "<strong>{}{}</strong> {}", record.definition.code, suffix, record.definition.name
-        )
+        return format_html("<strong>{}</strong> {}", record.code, record.definition.name)
 
     def value_visit(self, record):
-        return record.definition.code + (f" #{record.occurrence}" if record.occurrence > 1 else "")
+        return record.code
 
     def render_day(self, record):
         return study_day(self.d0, record.actual_date or record.target_date) or "—"

@@ -91,11 +91,6 @@ def _message_id(pk: int) -> str:
     return f"<sle001-outbox-{pk}@{domain}>"
 
 
-def _visit_code(visit: Visit) -> str:
-    suffix = f" #{visit.occurrence}" if visit.occurrence > 1 else ""
-    return f"{visit.definition.code}{suffix}"
-
-
 # --- Creating outbox rows ----------------------------------------------------------------------
 
 
@@ -189,7 +184,7 @@ def _item_problem(item: dict, visit: Visit | None, now: dt.datetime) -> str | No
     """Why a reminder item should no longer be sent, or None when it still holds."""
     if visit is None:
         return "the visit no longer exists"
-    code = f"{visit.participant.label} {_visit_code(visit)}"
+    code = f"{visit.participant.label} {visit.code}"
     if visit.status != VisitStatus.SCHEDULED:
         return f"{code} is {visit.get_status_display().lower()}"
     if visit.participant.status == Status.LOST_TO_FOLLOW_UP:
@@ -220,7 +215,7 @@ def _item_view(item: dict, visit: Visit) -> dict:
         "days": item.get("days"),
         "participant": visit.participant.label,
         "site": visit.participant.site.code,
-        "visit_code": _visit_code(visit),
+        "visit_code": visit.code,
         "visit_name": visit.definition.name,
         "target_date": visit.target_date,
         "window_start": visit.window_start,
@@ -485,7 +480,7 @@ class _Recipients:
             "%s %s: site %s has no active coordinator or investigator with an email address; "
             "the %s alert goes to the study managers and medical monitors instead.",
             visit.participant.label,
-            _visit_code(visit),
+            visit.code,
             visit.participant.site.code,
             what,
         )
@@ -496,7 +491,7 @@ class _Recipients:
             log.error(
                 "%s %s: no active study manager with an email address to escalate to.",
                 visit.participant.label,
-                _visit_code(visit),
+                visit.code,
             )
         return _unique(self.managers(), self.monitors())
 
@@ -518,7 +513,7 @@ def _nobody(group, what: str, result: OverdueScanResult) -> None:
         "%s %s: %s safety item(s) %s and NOBODY can be emailed (no active staff with an email "
         "address); left for the next scan.",
         visit.participant.label,
-        _visit_code(visit),
+        visit.code,
         len(group),
         what,
     )
@@ -545,7 +540,7 @@ def _safety_emails(kind, group, recipients, dedup_key, subject, now, result) -> 
 
 
 def _about(visit: Visit, count: int, what: str) -> str:
-    return f"SLE-001 {visit.participant.label} {_visit_code(visit)}: {count} safety assessment(s) {what}"
+    return f"SLE-001 {visit.participant.label} {visit.code}: {count} safety assessment(s) {what}"
 
 
 @transaction.atomic
@@ -705,7 +700,7 @@ def _safety_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dic
     return None, {
         "participant": visit.participant.label,
         "site": visit.participant.site.code,
-        "visit_code": _visit_code(visit),
+        "visit_code": visit.code,
         "visit_name": visit.definition.name,
         "assessments": [{"code": a.definition.code, "name": a.definition.name} for a in still],
         # Formatted here: the template engine would show aware datetimes in UTC.

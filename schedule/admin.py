@@ -93,8 +93,7 @@ class VisitInline(admin.TabularInline):
 
     @admin.display(description="Visit")
     def visit(self, visit):
-        suffix = f" #{visit.occurrence}" if visit.occurrence > 1 else ""
-        return f"{visit.definition.code}{suffix} {visit.definition.name}"
+        return f"{visit.code} {visit.definition.name}"
 
     @admin.display(description="")
     def record(self, visit):
