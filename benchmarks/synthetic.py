@@ -63,7 +63,7 @@ def build(n_participants: int, today: dt.date, seed: int = 1) -> dict:
                 answers=answers,
                 assessed_on=enrolled_on,
                 signed_off_by=investigator,
-                by=coordinator,
+                by=investigator,
             )
             services.first_infusion_plan(participant, planned_on=d0, by=coordinator)
     _record_the_past(today, rng)

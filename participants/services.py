@@ -246,6 +246,15 @@ def participant_enroll(
             )
             + ". Record a screen failure instead."
         )
+    if signed_off_by != by:
+        # An electronic sign-off is the investigator's own act (21 CFR 11): it cannot be entered
+        # on their behalf by whoever is logged in.
+        raise ValidationError(
+            {
+                "signed_off_by": f"Eligibility is signed off by the investigator in person: "
+                f"{signed_off_by.get_username()} must log in and record it."
+            }
+        )
     profile = getattr(signed_off_by, "staff_profile", None)
     if profile is None or profile.role != StaffRole.INVESTIGATOR:
         raise ValidationError(

@@ -401,8 +401,9 @@ class _Replay:
             self.participant,
             answers={c.code: c.kind == eligibility.INCLUSION for c in eligibility.criteria()},
             assessed_on=self.day(ENROLL_DAY),
+            # Signed off by the site's investigator, logged in as themselves.
             signed_off_by=self.investigator,
-            by=self.by,
+            by=self.investigator,
         )
         self.participant.refresh_from_db()
 

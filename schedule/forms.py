@@ -244,17 +244,14 @@ class PlanInfusionForm(ActionForm):
 
 class EnrollForm(ActionForm):
     title = "Enroll (eligibility sign-off)"
-    explanation = "The investigator confirms every criterion; a study id is assigned."
-    assessed_on = date_field("Eligibility assessed on")
-    signed_off_by = forms.ModelChoiceField(
-        label="Signed off by (investigator)", queryset=None, empty_label="— choose —"
+    explanation = (
+        "The investigator signs off in person, logged in as themselves: every criterion "
+        "answered; a study id is assigned."
     )
+    assessed_on = date_field("Eligibility assessed on")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["signed_off_by"].queryset = investigators_of(self.participant.site)
-        if self.fields["signed_off_by"].queryset.filter(pk=self.user.pk).exists():
-            self.initial.setdefault("signed_off_by", self.user.pk)
         for c in eligibility.criteria():
             choices = (
                 [("yes", "Met"), ("no", "Not met")]
@@ -268,6 +265,15 @@ class EnrollForm(ActionForm):
                 error_messages={"required": "Answer this criterion."},
             )
 
+    def clean(self):
+        cleaned = super().clean()
+        if not investigators_of(self.participant.site).filter(pk=self.user.pk).exists():
+            raise forms.ValidationError(
+                f"Only an investigator of {self.participant.site.code} signs off eligibility: "
+                f"ask the investigator to log in and enroll {self.participant.label}."
+            )
+        return cleaned
+
     @classmethod
     def available(cls, participant):
         return is_allowed("enroll", participant.status)
@@ -278,7 +284,7 @@ class EnrollForm(ActionForm):
             self.participant,
             answers=answers,
             assessed_on=data["assessed_on"],
-            signed_off_by=data["signed_off_by"],
+            signed_off_by=self.user,
             by=self.user,
         )
 

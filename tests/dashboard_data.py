@@ -51,7 +51,7 @@ def enrolled(site, coordinator, investigator, consent_on: dt.date, *, d0: dt.dat
         answers=all_met(),
         assessed_on=consent_on + days(1),
         signed_off_by=investigator,
-        by=coordinator,
+        by=investigator,
     )
     if d0:
         services.first_infusion_plan(p, planned_on=d0, by=coordinator)

@@ -57,13 +57,15 @@ class Journey:
 
     # --- steps ---
     def enroll(self, day=ENROLL_ON, *, answers=None, signed_off_by=None):
+        """The investigator (or `signed_off_by`) signs off eligibility, logged in themselves."""
+        signer = signed_off_by or self.investigator
         with self.on(day):
             services.participant_enroll(
                 self.p,
                 answers=answers if answers is not None else all_met(),
                 assessed_on=day,
-                signed_off_by=signed_off_by or self.investigator,
-                by=self.by,
+                signed_off_by=signer,
+                by=signer,
             )
         return self.refresh()
 

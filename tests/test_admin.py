@@ -31,6 +31,15 @@ def coordinator_client(client, coordinator):
 
 
 @pytest.fixture
+def investigator_client(client, investigator):
+    investigator.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["participants", "schedule"])
+    )
+    client.force_login(investigator)
+    return client
+
+
+@pytest.fixture
 def participant(protocol, site, coordinator):
     return consent(site, coordinator, dt.date(2026, 3, 2))
 
@@ -93,12 +102,12 @@ def enroll_post(investigator, **answers):
 
 
 def test_enrollment_with_a_missing_criterion_is_refused_naming_it(
-    coordinator_client, participant, investigator
+    investigator_client, participant, investigator
 ):
     data = enroll_post(investigator)
     del data["crit_EX_PREG"]
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
-    response = coordinator_client.post(url, data)
+    response = investigator_client.post(url, data)
     assert response.context["form"].errors["crit_EX_PREG"] == ["Answer this criterion."]
     participant.refresh_from_db()
     assert participant.status == Status.SCREENING
@@ -106,10 +115,10 @@ def test_enrollment_with_a_missing_criterion_is_refused_naming_it(
 
 
 def test_enrollment_of_an_ineligible_participant_names_the_failing_criteria(
-    coordinator_client, participant, investigator
+    investigator_client, participant, investigator
 ):
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
-    response = coordinator_client.post(url, enroll_post(investigator, crit_EX_PREG="yes"))
+    response = investigator_client.post(url, enroll_post(investigator, crit_EX_PREG="yes"))
     body = response.content.decode()
     assert "Not eligible, enrollment refused" in body
     assert "EX_PREG applies" in body
@@ -118,14 +127,24 @@ def test_enrollment_of_an_ineligible_participant_names_the_failing_criteria(
 
 
 def test_enrollment_through_the_admin_assigns_a_study_id(
-    coordinator_client, participant, investigator
+    investigator_client, participant, investigator
 ):
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
-    response = coordinator_client.post(url, enroll_post(investigator))
+    response = investigator_client.post(url, enroll_post(investigator))
     assert response.status_code == 302
     participant.refresh_from_db()
     assert participant.status == Status.ENROLLED
     assert participant.study_id == "S01-001"
+
+
+def test_a_coordinator_cannot_sign_off_eligibility_for_the_investigator(
+    coordinator_client, participant, investigator
+):
+    url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
+    response = coordinator_client.post(url, enroll_post(investigator))
+    assert "Only an investigator of S01 signs off eligibility" in response.content.decode()
+    participant.refresh_from_db()
+    assert participant.status == Status.SCREENING
 
 
 def test_planning_the_first_infusion_before_consent_is_refused(
@@ -138,7 +157,7 @@ def test_planning_the_first_infusion_before_consent_is_refused(
         answers=all_met(),
         assessed_on=dt.date(2026, 3, 9),
         signed_off_by=investigator,
-        by=coordinator,
+        by=investigator,
     )
     url = reverse("admin:participants_participant_action", args=[participant.pk, "plan-infusion"])
     response = coordinator_client.post(url, {"planned_on": "2026-03-01", "reason": ""})

@@ -182,36 +182,35 @@ def test_withdrawal_through_the_form(logged_in, coordinator, investigator, site,
 
 
 def test_enroll_requires_investigator_and_all_answers(
-    logged_in, coordinator, investigator, site, protocol
+    logged_in, client, coordinator, investigator, site, protocol
 ):
     with frozen():
         p = consent(site, coordinator, dt.date(2026, 3, 2))
         url = reverse("dashboard:participant_action", args=[p.pk, "enroll"])
         answers = {f"crit_{c}": "yes" if v else "no" for c, v in all_met().items()}
+        by_coordinator = logged_in.post(url, {**answers, "assessed_on": "2026-03-09"})
+        assert "Only an investigator of S01 signs off eligibility" in (
+            by_coordinator.content.decode()
+        )
+        p.refresh_from_db()
+        assert p.status == Status.SCREENING
+
+        client.force_login(investigator)
         missing = dict(answers)
         missing.pop("crit_IN_AGE")
-        bad = logged_in.post(
-            url, {**missing, "assessed_on": "2026-03-09", "signed_off_by": investigator.pk}
-        )
+        bad = client.post(url, {**missing, "assessed_on": "2026-03-09"})
         assert field_error(bad.content.decode(), "crit_IN_AGE") == "Answer this criterion."
-        not_eligible = logged_in.post(
-            url,
-            {
-                **answers,
-                "crit_EX_PREG": "yes",
-                "assessed_on": "2026-03-09",
-                "signed_off_by": investigator.pk,
-            },
+        not_eligible = client.post(
+            url, {**answers, "crit_EX_PREG": "yes", "assessed_on": "2026-03-09"}
         )
         assert "Not eligible, enrollment refused: EX_PREG applies" in not_eligible.content.decode()
         p.refresh_from_db()
         assert p.status == Status.SCREENING and p.study_id is None
-        ok = logged_in.post(
-            url, {**answers, "assessed_on": "2026-03-09", "signed_off_by": investigator.pk}
-        )
+        ok = client.post(url, {**answers, "assessed_on": "2026-03-09"})
     assert ok.status_code == 302
     p.refresh_from_db()
     assert p.status == Status.ENROLLED and p.study_id == "S01-001"
+    assert p.eligibility.signed_off_by == investigator
 
 
 def test_plan_infusion_beyond_59_days_is_refused_next_to_the_date(

@@ -61,7 +61,7 @@ def statuses(participant, code_prefix=""):
 # --- The whole life ----------------------------------------------------------------------------
 
 
-def test_participant_goes_from_consent_to_month_12_completion(journey, coordinator):
+def test_participant_goes_from_consent_to_month_12_completion(journey, coordinator, investigator):
     p = journey.p
     assert p.status == Status.SCREENING
     assert open_visit_codes(p) == ["SCR", "APH"]
@@ -106,7 +106,11 @@ def test_participant_goes_from_consent_to_month_12_completion(journey, coordinat
         Status.IN_FOLLOW_UP,
         Status.COMPLETED,
     ]
-    assert all(c.changed_by == coordinator for c in p.status_changes.all())
+    # Every change by the coordinator, but the eligibility sign-off: the investigator's own.
+    assert {c.to_status: c.changed_by for c in p.status_changes.all()} == {
+        status: investigator if status == Status.ENROLLED else coordinator
+        for status in p.status_changes.values_list("to_status", flat=True)
+    }
 
 
 # --- Screening ---------------------------------------------------------------------------------
@@ -238,6 +242,21 @@ def test_eligibility_must_be_signed_off_by_an_investigator(journey, coordinator,
     eligibility = Eligibility.objects.get(participant=journey.p)
     assert (eligibility.signed_off_by, eligibility.criteria_version) == (investigator, "1")
     assert journey.p.status == Status.ENROLLED
+
+
+def test_eligibility_cannot_be_signed_off_on_the_investigators_behalf(
+    journey, coordinator, investigator
+):
+    with journey.on(dt.date(2026, 1, 12)), pytest.raises(ValidationError) as refused:
+        services.participant_enroll(
+            journey.p,
+            answers=all_met(),
+            assessed_on=dt.date(2026, 1, 12),
+            signed_off_by=investigator,
+            by=coordinator,
+        )
+    assert "signed off by the investigator in person" in str(refused.value)
+    assert journey.status() == Status.SCREENING
 
 
 def test_eligibility_sign_off_by_an_investigator_of_another_site_is_refused(journey, site2):

@@ -195,7 +195,7 @@ def test_reanchored_visit_gets_a_new_reminder_and_the_stale_one_is_cancelled(
             answers=all_met(),
             assessed_on=dt.date(2026, 1, 12),
             signed_off_by=investigator,
-            by=coordinator,
+            by=investigator,
         )
         schedule_services.first_infusion_plan(
             participant, planned_on=dt.date(2026, 2, 20), by=coordinator

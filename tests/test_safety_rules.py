@@ -1,7 +1,6 @@
 """Safety rules around infusions and leaving treatment: CRS/ICANS holds, same-day pre-dose
 items, missed last infusion, not-done assessments, manufacturing failure, safety follow-up."""
 
-
 import pytest
 from django.core.exceptions import ValidationError
 

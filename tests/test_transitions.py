@@ -35,7 +35,7 @@ def screen_fail(p, by, inv, on=dt.date(2026, 1, 20)):
 
 
 def enroll(p, by, inv, on=dt.date(2026, 1, 12)):
-    return ps.participant_enroll(p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=by)
+    return ps.participant_enroll(p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=inv)
 
 
 def apheresis(p, by, inv, on=dt.date(2026, 2, 12)):
@@ -186,7 +186,8 @@ def test_allowed_transition_moves_the_participant_and_writes_history(
     assert StatusChange.objects.filter(participant=p).count() == before + 1
     change = p.status_changes.last()
     assert (change.from_status, change.to_status) == (source, expected)
-    assert change.changed_by == coordinator
+    # Eligibility is signed off by the investigator in person; everything else the coordinator.
+    assert change.changed_by == (investigator if name == "enroll" else coordinator)
     assert change.changed_at == frozen
     assert change.effective_on <= frozen.date()
     if name in ("screen_fail", "manufacturing_fail", "end_treatment", "withdraw", "die"):

@@ -343,7 +343,7 @@ def test_laid_out_d0_visits_are_in_order_and_infusions_at_least_5_days_apart(
                 answers=all_met(),
                 assessed_on=consent_on,
                 signed_off_by=investigator,
-                by=coordinator,
+                by=investigator,
             )
             assert services.first_infusion_plan(p, planned_on=d0, by=coordinator) == []
         visits = list(
