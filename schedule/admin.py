@@ -65,10 +65,21 @@ def form_title(form) -> str:
     }.get(type(form), "Save")
 
 
-class VisitInline(admin.TabularInline):
-    model = Visit
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown for reading; they change only through the forms (services)."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class VisitInline(ReadOnlyInline):
+    model = Visit
     show_change_link = True
     fields = [
         "visit",
@@ -81,12 +92,6 @@ class VisitInline(admin.TabularInline):
         "record",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("definition", "participant")
@@ -106,18 +111,10 @@ class VisitInline(admin.TabularInline):
         )
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
-    extra = 0
-    can_delete = False
     fields = ["from_status", "to_status", "effective_on", "reason", "changed_by", "changed_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Participant)
@@ -250,18 +247,10 @@ class ParticipantAdmin(AuditedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class AssessmentInline(admin.TabularInline):
+class AssessmentInline(ReadOnlyInline):
     model = Assessment
-    extra = 0
-    can_delete = False
     fields = ["definition", "is_safety", "status", "due_at", "completed_at", "result", "record"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         # __str__ of the inline rows names the visit and participant: fetch them in one query.
