@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connections, transaction
 
 from participants.models import Participant, Site, Status, StatusChange
 from participants.services import site_today
@@ -57,6 +57,9 @@ def demo(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
+            # The per-test TestCase teardown inside this module-wide transaction leaves a
+            # connection behind on PostgreSQL; close it so the test database can be dropped.
+            connections.close_all()
 
 
 @pytest.fixture
