@@ -4,7 +4,7 @@ from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from participants.models import Apheresis, Eligibility, Site, StaffProfile, StatusChange
-from participants.selectors import sites_visible_to
+from participants.selectors import scoped_to_user
 
 admin.site.site_header = "SLE-001 tracker administration"
 admin.site.site_title = "SLE-001 tracker"
@@ -19,6 +19,16 @@ class AuditedAdmin(SimpleHistoryAdmin):
     records change only through the services, so history is read-only here and scoped like the
     change list.
     """
+
+    # The path from this model to its site; every list, page and history view is scoped by it
+    # (participants.selectors: managers and monitors see all sites, others their own).
+    site_path: str | None = None
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.site_path is None:
+            return queryset
+        return scoped_to_user(queryset, request.user, self.site_path)
 
     def _check_visible(self, request, object_id) -> None:
         if not self.get_queryset(request).filter(pk=object_id).exists():
@@ -53,11 +63,9 @@ class ReadOnlyAdmin(AuditedAdmin):
 
 @admin.register(Site)
 class SiteAdmin(AuditedAdmin):
+    site_path = "pk"
     list_display = ["code", "name", "time_zone", "enrollment_target"]
     search_fields = ["code", "name"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(pk__in=sites_visible_to(request.user))
 
 
 @admin.register(StaffProfile)
@@ -70,34 +78,23 @@ class StaffProfileAdmin(AuditedAdmin):
 
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
+    site_path = "participant__site"
     list_display = ["participant", "from_status", "to_status", "effective_on", "changed_by"]
     list_filter = ["to_status", ("participant__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["participant__study_id", "participant__screening_number"]
     list_select_related = ["participant", "changed_by"]
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(participant__site__in=sites_visible_to(request.user))
-        )
-
 
 @admin.register(Eligibility)
 class EligibilityAdmin(ReadOnlyAdmin):
+    site_path = "participant__site"
     list_display = ["participant", "criteria_version", "assessed_on", "signed_off_by"]
     list_select_related = ["participant", "signed_off_by"]
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(participant__site__in=sites_visible_to(request.user))
-        )
 
 
 @admin.register(Apheresis)
 class ApheresisAdmin(ReadOnlyAdmin):
+    site_path = "participant__site"
     list_display = [
         "participant",
         "collected_on",
@@ -107,10 +104,3 @@ class ApheresisAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["participant"]
     search_fields = ["product_id", "participant__study_id"]
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(participant__site__in=sites_visible_to(request.user))
-        )

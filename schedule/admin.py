@@ -19,7 +19,6 @@ from participants.admin import AuditedAdmin, ReadOnlyAdmin
 from participants.models import Participant, StatusChange
 from participants.selectors import (
     can_record,
-    participants_visible_to,
     sites_recordable_by,
 )
 from schedule import forms as schedule_forms
@@ -155,8 +154,8 @@ class ParticipantAdmin(AuditedAdmin):
     ]
     change_form_template = "admin/schedule/participant_change_form.html"
 
-    def get_queryset(self, request):
-        return participants_visible_to(request.user).select_related("site")
+    site_path = "site"
+    list_select_related = ["site"]
 
     def has_change_permission(self, request, obj=None):
         # The change page is read-only; "change" permission gates the action forms.
@@ -314,13 +313,10 @@ class VisitAdmin(AuditedAdmin):
     ]
     exclude = []
 
+    site_path = "participant__site"
+
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(participant__in=participants_visible_to(request.user))
-            .select_related("participant__site", "definition")
-        )
+        return super().get_queryset(request).select_related("participant__site", "definition")
 
     def has_add_permission(self, request):
         return False
@@ -414,12 +410,7 @@ class AssessmentAdmin(AuditedAdmin):
         "escalated_at",
     ]
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(visit__participant__in=participants_visible_to(request.user))
-        )
+    site_path = "visit__participant__site"
 
     def has_add_permission(self, request):
         return False
@@ -587,9 +578,4 @@ class ReanchorAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["participant", "changed_by"]
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(participant__in=participants_visible_to(request.user))
-        )
+    site_path = "participant__site"

@@ -321,3 +321,24 @@ def test_a_study_manager_with_admin_rights_cannot_record_at_a_site(client, manag
     assert client.get(url).status_code == 403
     scr.refresh_from_db()
     assert scr.status == VisitStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:participants_statuschange_changelist",
+        "admin:schedule_visit_changelist",
+        "admin:schedule_assessment_changelist",
+        "admin:participants_site_changelist",
+    ],
+)
+def test_every_admin_list_is_scoped_to_the_users_sites(
+    coordinator_client, participant, site2, protocol, changelist
+):
+    other_coordinator = make_user("coord-s02", StaffRole.COORDINATOR, [site2])
+    other = consent(site2, other_coordinator, dt.date(2026, 3, 3))
+    body = coordinator_client.get(reverse(changelist) + "?all=").content.decode()
+    assert other.screening_number not in body
+    assert "Berlin site" not in body
+    own = participant.screening_number if "site" not in changelist else "New York site"
+    assert own in body
