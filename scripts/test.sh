@@ -3,6 +3,7 @@
 #   bash scripts/test.sh [pytest args]
 #   DATABASE_URL=postgres://... bash scripts/test.sh   # default: SQLite
 #   REQUIRE_SERVICES=1 bash scripts/test.sh            # service-dependent tests fail instead of skip
+#   PYTEST_WORKERS=0 bash scripts/test.sh tests/x.py   # no parallel workers
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."   # paths below are relative to the repo root
 
@@ -51,9 +52,13 @@ python manage.py makemigrations --check --dry-run
 step "manage.py check"
 python manage.py check
 
-step "pytest $*"
+# One test process per core (pytest-xdist): each has its own test database (pytest-django adds a
+# _gwN suffix on PostgreSQL; SQLite files live in per-worker temp folders) and each Redis test
+# uses a queue of its own. PYTEST_WORKERS=0 runs in this process (e.g. to use a debugger).
+workers="${PYTEST_WORKERS:-auto}"
+step "pytest -n $workers $*"
 rc=0
-pytest "$@" || rc=$?
+pytest -n "$workers" --durations=15 "$@" || rc=$?
 # Exit code 5 = no tests collected: a wrong path or a broken collection must not pass silently.
 [ "$rc" -eq 5 ] && echo "pytest collected no tests — treated as a failure" >&2
 exit "$rc"

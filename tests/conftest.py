@@ -1,32 +1,38 @@
-"""Shared fixtures: sites, staff and participants built through the real services."""
+"""Shared fixtures: sites, staff and participants built through the real services; brokers, a
+real SMTP server and a real Celery worker. Helpers (no fixtures) are in tests/support.py."""
 
 import datetime as dt
 import os
 import shutil
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 
 # Playwright's event loop spans the whole session; Django's async-safety check would refuse ORM
 # calls made from the test body while it runs.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from participants.eligibility import criteria  # noqa: E402
-from participants.models import Site, StaffProfile, StaffRole  # noqa: E402
+from participants.models import Site, StaffRole  # noqa: E402
 from schedule import services  # noqa: E402
-from schedule.models import AssessmentStatus, ProtocolVersion  # noqa: E402
+from schedule.models import ProtocolVersion  # noqa: E402
 from schedule.protocols.v1 import PROTOCOL  # noqa: E402
+from tests.support import (  # noqa: E402
+    NOTIFY_REDIS_URL,
+    SMTPCollector,
+    _database_url_for_subprocess,
+    consent,
+    make_user,
+    require_service,
+    use_celery_broker,
+)
 
-UTC = dt.UTC
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """MD5 instead of PBKDF2 for every test: hashing a password costs ~0.3 s otherwise, and the
+    suite creates hundreds of users. Production settings are untouched."""
+    from django.conf import settings
 
-def require_service(what: str) -> None:
-    """A test that needs `what` fails when REQUIRE_SERVICES=1 (CI), and skips otherwise."""
-    message = f"{what} is not available"
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message} and REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(message)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session")
@@ -54,15 +60,6 @@ def protocol(db):
     """Protocol v1. The migration loads it, but transactional tests flush tables between tests."""
     existing = ProtocolVersion.objects.filter(version=PROTOCOL["version"]).first()
     return existing or services.protocol_load(PROTOCOL)
-
-
-def make_user(username: str, role: str, sites=(), **extra):
-    user = get_user_model().objects.create_user(
-        username=username, password="pw-for-tests-only", email=f"{username}@example.org", **extra
-    )
-    profile = StaffProfile.objects.create(user=user, role=role)
-    profile.sites.set(sites)
-    return user
 
 
 @pytest.fixture
@@ -94,41 +91,6 @@ def manager(db):
     return make_user("manager", StaffRole.STUDY_MANAGER, is_staff=True)
 
 
-def all_met() -> dict[str, bool]:
-    """Eligibility answers for someone who meets every inclusion and no exclusion criterion."""
-    return {c.code: c.kind == "inclusion" for c in criteria()}
-
-
-def local(day: dt.date, hour: int, tz: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(tz))
-
-
-def consent(site, by, day: dt.date, *, hour=10, **extra):
-    return services.participant_consent(
-        site=site,
-        by=by,
-        consent_at=local(day, hour, site.time_zone),
-        consent_form_version=extra.pop("consent_form_version", "ICF v2.0"),
-        age_at_consent=extra.pop("age_at_consent", 42),
-        **extra,
-    )
-
-
-def record_pre_dose(visit, at: dt.datetime, by, abnormal: str = ""):
-    """Record every pre-dose safety item of an infusion visit as normal (or one as abnormal)."""
-    # Done ones too: a postponed infusion needs its same-day items recorded again.
-    for a in visit.assessments.filter(
-        definition__pre_dose=True, status__in=(AssessmentStatus.PENDING, AssessmentStatus.DONE)
-    ):
-        services.assessment_record(
-            a,
-            result="abnormal" if a.definition.code == abnormal else "normal",
-            is_abnormal=a.definition.code == abnormal,
-            completed_at=at,
-            by=by,
-        )
-
-
 @pytest.fixture
 def make_consented(protocol, site, coordinator):
     def make(day: dt.date, **extra):
@@ -138,30 +100,18 @@ def make_consented(protocol, site, coordinator):
 
 
 # --- Notifications: brokers, a real SMTP server and a real Celery worker -----------------------
-# (appended by the notifications app; used by tests/test_notifications_*.py)
+# (used by tests/notifications/)
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
     """On SQLite the test database is a FILE, not Django's usual in-memory one, so that a Celery
-    worker subprocess (tests/test_notifications_worker.py) can share it with the tests."""
+    worker subprocess (tests/notifications/test_worker.py) can share it with the tests."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
-
-
-def use_celery_broker(url: str) -> str:
-    """Point this process's Celery app at `url` (tests only); returns the previous URL."""
-    from sle001.celery import app
-
-    old = app.conf.broker_url
-    app.conf.broker_url = url
-    # Connections and producers made for the old broker must not be reused.
-    app._pool = None
-    app.amqp._producer_pool = None
-    return old
 
 
 @pytest.fixture
@@ -170,40 +120,6 @@ def memory_broker():
     old = use_celery_broker("memory://")
     yield
     use_celery_broker(old)
-
-
-class SMTPCollector:
-    """aiosmtpd handler that keeps each message received. `block_after = n` makes the SMTP
-    conversation of message n+1 hang at MAIL FROM until `release()` (to kill a worker mid-send)."""
-
-    def __init__(self):
-        import threading
-
-        self.messages = []
-        self.block_after = None
-        self.blocked = threading.Event()
-        self._release = threading.Event()
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        import asyncio
-
-        if self.block_after is not None and len(self.messages) >= self.block_after:
-            self.blocked.set()
-            while not self._release.is_set():
-                await asyncio.sleep(0.05)
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    def release(self):
-        self.block_after = None
-        self._release.set()
 
 
 @pytest.fixture
@@ -223,9 +139,6 @@ def smtp_server():
     yield controller
     handler.release()
     controller.stop()
-
-
-NOTIFY_REDIS_URL = os.environ.get("NOTIFY_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
 @pytest.fixture
@@ -252,17 +165,6 @@ def redis_broker():
     app.conf.task_default_queue = old_queue
     client.delete(queue)
     client.close()
-
-
-def _database_url_for_subprocess() -> str:
-    """The test database as a DATABASE_URL, so another process opens the same one."""
-    from django.db import connection
-
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture

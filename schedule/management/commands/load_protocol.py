@@ -19,6 +19,51 @@ VISIT_FIELDS = {"code": str, "name": str, "period": str, "anchor": str, "offset"
 CHOICES = {"period": Period.values, "anchor": Anchor.values, "kind": VisitKind.values}
 
 
+def _visit_problems(i: int, visit) -> list[str]:
+    if not isinstance(visit, dict):
+        return [f"Visit {i} is not an object."]
+    where = f"Visit {i} ({visit.get('code', 'no code')})"
+    problems = []
+    for key, kind in VISIT_FIELDS.items():
+        if not isinstance(visit.get(key), kind):
+            problems.append(f"{where}: “{key}” is missing or not a {kind.__name__}.")
+    for key in ("before", "after"):
+        if not isinstance(visit.get(key), int) or visit[key] < 0:
+            problems.append(f"{where}: “{key}” must be a whole number of days, 0 or more.")
+    for key, allowed in CHOICES.items():
+        if key in visit and visit[key] not in allowed:
+            problems.append(f"{where}: “{key}” must be one of {', '.join(allowed)}.")
+    assessments = visit.get("assessments")
+    if not isinstance(assessments, list):
+        return problems + [f"{where}: “assessments” must be a list."]
+    return problems + _assessment_problems(where, assessments)
+
+
+def _is_assessment_row(a) -> bool:
+    return (
+        isinstance(a, list)
+        and len(a) == 4
+        and isinstance(a[0], str)
+        and isinstance(a[1], str)
+        and isinstance(a[2], bool)
+        and isinstance(a[3], dict)
+    )
+
+
+def _assessment_problems(where: str, assessments: list) -> list[str]:
+    problems = []
+    codes = [a[0] for a in assessments if isinstance(a, list) and a]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        problems.append(f"{where}: assessment codes used twice: {', '.join(map(str, twice))}.")
+    for a in assessments:
+        if not _is_assessment_row(a):
+            problems.append(
+                f"{where}: assessment {a!r} must be [code, name, is_safety, {{options}}]."
+            )
+    return problems
+
+
 def shape_problems(data) -> list[str]:
     """What is missing or mistyped in a protocol file, before anything is written.
 
@@ -36,39 +81,7 @@ def shape_problems(data) -> list[str]:
     if not isinstance(visits, list) or not visits:
         return problems + ["“visits” must be a non-empty list."]
     for i, visit in enumerate(visits, start=1):
-        if not isinstance(visit, dict):
-            problems.append(f"Visit {i} is not an object.")
-            continue
-        where = f"Visit {i} ({visit.get('code', 'no code')})"
-        for key, kind in VISIT_FIELDS.items():
-            if not isinstance(visit.get(key), kind):
-                problems.append(f"{where}: “{key}” is missing or not a {kind.__name__}.")
-        for key in ("before", "after"):
-            if not isinstance(visit.get(key), int) or visit[key] < 0:
-                problems.append(f"{where}: “{key}” must be a whole number of days, 0 or more.")
-        for key, allowed in CHOICES.items():
-            if key in visit and visit[key] not in allowed:
-                problems.append(f"{where}: “{key}” must be one of {', '.join(allowed)}.")
-        assessments = visit.get("assessments")
-        if not isinstance(assessments, list):
-            problems.append(f"{where}: “assessments” must be a list.")
-            continue
-        assessment_codes = [a[0] for a in assessments if isinstance(a, list) and a]
-        twice = sorted({c for c in assessment_codes if assessment_codes.count(c) > 1})
-        if twice:
-            problems.append(f"{where}: assessment codes used twice: {', '.join(map(str, twice))}.")
-        for a in assessments:
-            if not (
-                isinstance(a, list)
-                and len(a) == 4
-                and isinstance(a[0], str)
-                and isinstance(a[1], str)
-                and isinstance(a[2], bool)
-                and isinstance(a[3], dict)
-            ):
-                problems.append(
-                    f"{where}: assessment {a!r} must be [code, name, is_safety, {{options}}]."
-                )
+        problems += _visit_problems(i, visit)
     # That each special visit (APH, INF1, UNS, ET) exists exactly once is checked by
     # schedule.services.protocol_problems when the version is loaded.
     codes = [v.get("code") for v in visits if isinstance(v, dict)]
