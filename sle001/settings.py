@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "participants",
     "schedule",
+    "safety",
     "dashboard",
     "notifications",
 ]
