@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from dashboard import access
 from participants.models import Participant, Phase, Site, Status
-from participants.services import site_today
+from participants.services.dates import site_today
 from schedule.models import (
     Assessment,
     AssessmentStatus,

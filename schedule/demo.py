@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from participants import eligibility
 from participants.models import Participant, Site, StaffProfile, StaffRole, Status
-from participants.services import site_today
+from participants.services.dates import site_today
 from schedule import services
 from schedule.models import (
     Anchor,

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from participants import eligibility
 from participants.models import Participant, Site, Status
 from participants.selectors import investigators_of
-from participants.services import site_today
+from participants.services.dates import site_today
 from participants.transitions import is_allowed
 from schedule import services
 from schedule.models import VisitKind

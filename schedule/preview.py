@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from participants.services import consent_to_first_infusion_problem
+from participants.services.dates import consent_to_first_infusion_problem
 from schedule.models import Anchor, ProtocolVersion, VisitKind
 from schedule.services import (
     apheresis_gap_warning,

@@ -12,7 +12,6 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 
-from participants import services as participant_services
 from participants.eligibility import criteria
 from participants.models import StaffProfile
 from schedule import services
@@ -360,4 +359,4 @@ def open_visit_codes(participant) -> list[str]:
     )
 
 
-__all__ = ["Journey", "open_visit_codes", "participant_services", "days"]
+__all__ = ["Journey", "open_visit_codes", "days"]

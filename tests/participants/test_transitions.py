@@ -11,8 +11,8 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from participants import services as ps
 from participants.models import PHASE_OF_STATUS, Status, StatusChange
+from participants.services import enrollment, leaving, treatment
 from participants.transitions import TRANSITIONS, allowed_transitions, is_allowed
 from schedule import services
 from tests.support import REPO_ROOT, all_met, consent, local
@@ -27,49 +27,49 @@ def d(month, day):
 
 # One call per transition, with dates that suit every source state of that transition.
 def screen_fail(p, by, inv, on=dt.date(2026, 1, 20)):
-    return ps.participant_screen_fail(
+    return enrollment.status_screen_fail(
         p, on=on, failed_criteria=["IN_ACTIVE"], rescreen_allowed=True, by=by, reason="not active"
     )
 
 
 def enroll(p, by, inv, on=dt.date(2026, 1, 12)):
-    return ps.participant_enroll(p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=inv)
+    return enrollment.status_enroll(p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=inv)
 
 
 def apheresis(p, by, inv, on=dt.date(2026, 2, 12)):
-    return ps.participant_record_apheresis(
+    return enrollment.apheresis_record(
         p, collected_on=on, adequate_collection=True, product_id=f"P-{p.pk}-{on}", by=by
     )
 
 
 def manufacturing_fail(p, by, inv, on=dt.date(2026, 2, 9)):
-    return ps.participant_manufacturing_fail(p, on=on, reason="low expansion", by=by)
+    return enrollment.status_manufacturing_fail(p, on=on, reason="low expansion", by=by)
 
 
 def start_treatment(p, by, inv):
-    return ps.participant_start_treatment(
+    return treatment.status_start_treatment(
         p, infused_at=local(d(2, 20), 9, TZ), dose="1e6/kg", lot="L-1", by=by
     )
 
 
 def end_treatment(p, by, inv):
-    return ps.participant_end_treatment(
+    return treatment.status_end_treatment(
         p, on=d(2, 21), by=by, reason="CRS grade 3", planned_infusions=6
     )
 
 
 def complete(p, by, inv):
-    return ps.participant_complete(p, on=d(2, 25), by=by)
+    return treatment.status_complete(p, on=d(2, 25), by=by)
 
 
 def withdraw(p, by, inv):
-    return ps.participant_withdraw(
+    return leaving.status_withdraw(
         p, on=d(2, 27), reason="moved away", safety_follow_up_continues=True, by=by
     )
 
 
 def lose_to_follow_up(p, by, inv):
-    return ps.participant_lose_to_follow_up(
+    return leaving.status_lose_to_follow_up(
         p,
         last_contact_on=d(2, 21),
         contact_attempts=[d(2, 23), d(2, 24), d(2, 25)],
@@ -79,11 +79,11 @@ def lose_to_follow_up(p, by, inv):
 
 
 def reinstate(p, by, inv):
-    return ps.participant_reinstate(p, on=d(2, 27), by=by, reason="called back")
+    return leaving.status_reinstate(p, on=d(2, 27), by=by, reason="called back")
 
 
 def die(p, by, inv):
-    return ps.participant_die(p, on=d(2, 27), cause="sepsis", sae_reference="SAE-7", by=by)
+    return leaving.status_die(p, on=d(2, 27), cause="sepsis", sae_reference="SAE-7", by=by)
 
 
 CALLS = {
@@ -282,7 +282,7 @@ def test_first_infusion_plan_is_refused_outside_enrollment_to_first_infusion(
 
 
 def test_only_the_participant_services_assign_a_participant_status():
-    """Status changes only through participants.services._apply (and the initial create)."""
+    """Status changes only through participants.services.status.apply_transition."""
     root = REPO_ROOT
     assignment = re.compile(
         r"\bparticipant\w*\.status\s*=[^=]|Participant\.objects[^\n]*\.update\([^)]*\bstatus="
@@ -293,8 +293,8 @@ def test_only_the_participant_services_assign_a_participant_status():
         if relative.startswith((".venv/", "tests/", "benchmarks/")) or "/migrations/" in relative:
             continue
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if assignment.search(line) and relative != "participants/services.py":
+            if assignment.search(line) and relative != "participants/services/status.py":
                 offenders.append(f"{relative}:{number}: {line.strip()}")
     assert offenders == []
-    source = (root / "participants/services.py").read_text()
-    assert len(re.findall(r"participant\.status\s*=[^=]", source)) == 1  # in _apply only
+    source = (root / "participants/services/status.py").read_text()
+    assert len(re.findall(r"participant\.status\s*=[^=]", source)) == 1  # in apply_transition only

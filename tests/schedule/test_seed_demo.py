@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 
 from participants.models import Participant, Site, Status, StatusChange
-from participants.services import site_today
+from participants.services.dates import site_today
 from schedule import services
 from schedule.models import Assessment, AssessmentStatus, ProtocolVersion, Visit, VisitStatus
 from schedule.protocols.v1 import PROTOCOL

@@ -1,0 +1,83 @@
+"""Recording an assessment: its result, or not done / not applicable with the reason."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from schedule.models import (
+    Assessment,
+    AssessmentStatus,
+)
+
+
+@transaction.atomic
+def assessment_record(
+    assessment: Assessment,
+    *,
+    result: str,
+    is_abnormal: bool,
+    completed_at: dt.datetime,
+    by,
+) -> Assessment:
+    """Record an assessment's result. The overdue flag is kept, so how late it was stays known."""
+    assessment = (
+        Assessment.objects.select_for_update()
+        .select_related("visit__participant__site", "definition")
+        .get(pk=assessment.pk)
+    )
+    if assessment.status not in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
+        raise ValidationError(
+            f"{assessment} is {assessment.get_status_display().lower()}; it takes no result."
+        )
+    if timezone.is_naive(completed_at):
+        raise ValidationError({"completed_at": "Give the time with its time zone."})
+    if completed_at > timezone.now():
+        raise ValidationError({"completed_at": "The result time is in the future."})
+    if completed_at < assessment.visit.participant.consent_at:
+        raise ValidationError({"completed_at": "The result time is before consent."})
+    if not result.strip():
+        raise ValidationError({"result": "Enter the result (a value, or “normal”)."})
+    assessment.status = AssessmentStatus.DONE
+    assessment.result = result.strip()
+    assessment.is_abnormal = is_abnormal
+    assessment.completed_at = completed_at
+    assessment.recorded_by = by
+    assessment.save()
+    return assessment
+
+
+@transaction.atomic
+def assessment_not_done(assessment: Assessment, *, reason: str, not_applicable: bool, by):
+    """An assessment that was not done (a deviation, e.g. a haemolysed sample), or that does not
+    apply to this participant (only where the protocol allows, e.g. a pregnancy test for a man).
+
+    Not done leaves it visible as missed; a pre-dose item not done still blocks the infusion.
+    """
+    assessment = (
+        Assessment.objects.select_for_update()
+        .select_related("visit__participant__site", "definition")
+        .get(pk=assessment.pk)
+    )
+    if assessment.status != AssessmentStatus.PENDING:
+        raise ValidationError(
+            f"{assessment} is {assessment.get_status_display().lower()}; only a pending "
+            "assessment can be recorded as not done."
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason."})
+    if not_applicable and not assessment.definition.can_be_not_applicable:
+        raise ValidationError(
+            {
+                "not_applicable": f"The protocol does not allow {assessment.definition.code} to "
+                "be not applicable. Record it as not done, with the reason."
+            }
+        )
+    assessment.status = (
+        AssessmentStatus.NOT_APPLICABLE if not_applicable else AssessmentStatus.MISSED
+    )
+    assessment.reason = reason.strip()[:200]
+    assessment.recorded_by = by
+    assessment.save()
+    return assessment
