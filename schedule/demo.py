@@ -13,16 +13,15 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from participants import eligibility
-from participants.models import Participant, Site, StaffProfile, StaffRole, Status
+from participants.models import Participant, Site, StaffRole, Status
 from participants.services.dates import site_today
+from participants.staff import staff_add
 from schedule import services
 from schedule.models import (
     Anchor,
@@ -66,18 +65,6 @@ RESULTS = {
     "SLEDAI": "SLEDAI-2K 8",
     "PGA": "PGA 1.2",
 }
-
-COORDINATOR_MODELS = {
-    # app label: (models viewed and changed, models only viewed)
-    "participants": (("participant", "eligibility", "apheresis"), ("site", "statuschange")),
-    "schedule": (
-        ("visit", "assessment", "participantschedule"),
-        ("reanchor", "protocolversion", "visitdefinition", "assessmentdefinition"),
-    ),
-}
-COORDINATOR_ADDS = ("participant",)
-PROTOCOL_MODELS = ("protocolversion", "visitdefinition", "assessmentdefinition")
-FRAMEWORK_APPS = ("admin", "auth", "contenttypes", "sessions")
 
 
 @dataclass(frozen=True)
@@ -156,54 +143,22 @@ class DemoSummary:
 # --- Staff -------------------------------------------------------------------------------------
 
 
-def _permissions(app_label: str, actions: tuple[str, ...], models: tuple[str, ...]):
-    codenames = [f"{a}_{m}" for a in actions for m in models]
-    return Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-
-
-def _groups() -> dict[str, Group]:
-    coordinators, _ = Group.objects.get_or_create(name="Coordinators")
-    perms = []
-    for app_label, (changed, viewed) in COORDINATOR_MODELS.items():
-        perms += _permissions(app_label, ("view", "change"), changed)
-        perms += _permissions(app_label, ("view",), viewed)
-    # Adding a participant is registering a consent (the admin's add view runs the consent
-    # service, which lays out the schedule itself): add_participant is all it needs.
-    perms += _permissions("participants", ("add",), COORDINATOR_ADDS)
-    coordinators.permissions.set(perms)
-
-    managers, _ = Group.objects.get_or_create(name="Study managers")
-    perms = list(
-        Permission.objects.filter(codename__startswith="view_").exclude(
-            content_type__app_label__in=FRAMEWORK_APPS
-        )
+def _user(username: str, encoded_password: str, *, role: str, sites=(), superuser=False):
+    # The same service as manage.py add_staff: the login's group comes from its role.
+    user, _ = staff_add(
+        username=username,
+        email=f"{username}@{EMAIL_DOMAIN}",
+        role=role,
+        sites=[site.code for site in sites],
+        encoded_password=encoded_password,
     )
-    # Amendments are new protocol versions, made in the admin ("Copy as amendment").
-    perms += _permissions("schedule", ("add", "change"), PROTOCOL_MODELS)
-    managers.permissions.set(perms)
-    return {"coordinator": coordinators, "study_manager": managers}
-
-
-def _user(username: str, encoded_password: str, *, role: str, sites=(), groups=(), superuser=False):
-    user, _ = get_user_model().objects.get_or_create(
-        username=username, defaults={"email": f"{username}@{EMAIL_DOMAIN}"}
-    )
-    user.is_staff = True
-    user.is_superuser = superuser
-    user.is_active = True
-    user.password = encoded_password
-    user.save()
-    user.groups.set(groups)
-    profile, _ = StaffProfile.objects.get_or_create(user=user, defaults={"role": role})
-    if profile.role != role:
-        profile.role = role
-        profile.save()
-    profile.sites.set(sites)
+    if user.is_superuser != superuser:
+        user.is_superuser = superuser
+        user.save(update_fields=["is_superuser"])
     return user
 
 
 def _staff(sites: dict[str, Site], password: str) -> dict[str, object]:
-    groups = _groups()
     # One hash shared by every demo login: they all have the same password anyway, and hashing
     # it eight times would take seconds (PBKDF2 is slow on purpose).
     encoded = make_password(password)
@@ -211,23 +166,13 @@ def _staff(sites: dict[str, Site], password: str) -> dict[str, object]:
     for code, site in sites.items():
         n = code.lower()
         users[f"coordinator-{n}"] = _user(
-            f"coordinator-{n}",
-            encoded,
-            role=StaffRole.COORDINATOR,
-            sites=[site],
-            groups=[groups["coordinator"]],
+            f"coordinator-{n}", encoded, role=StaffRole.COORDINATOR, sites=[site]
         )
         # Investigators sign off eligibility and use the coordinators' screens.
         users[f"investigator-{n}"] = _user(
-            f"investigator-{n}",
-            encoded,
-            role=StaffRole.INVESTIGATOR,
-            sites=[site],
-            groups=[groups["coordinator"]],
+            f"investigator-{n}", encoded, role=StaffRole.INVESTIGATOR, sites=[site]
         )
-    users["manager"] = _user(
-        "manager", encoded, role=StaffRole.STUDY_MANAGER, groups=[groups["study_manager"]]
-    )
+    users["manager"] = _user("manager", encoded, role=StaffRole.STUDY_MANAGER)
     users["admin"] = _user("admin", encoded, role=StaffRole.STUDY_MANAGER, superuser=True)
     return users
 
