@@ -1,7 +1,7 @@
 import django_filters
 from django import forms
 
-from dashboard import access
+from participants import access
 from participants.models import Participant, Phase, Site, Status
 
 

@@ -2,7 +2,7 @@
 of participants: related rows come through select_related/prefetch_related, per-participant
 figures (next visit, open safety items) through subqueries, never a query per row.
 
-Every read starts from dashboard.access, so it only ever sees the user's sites.
+Every read starts from participants.access, so it only ever sees the user's sites.
 """
 
 import datetime as dt
@@ -23,10 +23,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from dashboard import access
+from participants import access
 from participants.models import Participant, Phase, Site, Status
 from participants.services.dates import site_today
 from schedule.models import (
@@ -145,7 +144,7 @@ class Worklist:
 
 def _open_visits(user) -> QuerySet[Visit]:
     return (
-        access.visits_for(user)
+        access.visible(user, Visit)
         .filter(status=VisitStatus.SCHEDULED)
         .select_related("participant__site", "definition", "participant__schedule")
     )
@@ -155,7 +154,7 @@ def overdue_safety_items(user, now: dt.datetime | None = None) -> QuerySet[Asses
     """Safety assessments past due with no result (PROTOCOL.md, "Overdue rule")."""
     now = now or timezone.now()
     return (
-        access.assessments_for(user)
+        access.visible(user, Assessment)
         .filter(is_safety=True, status=AssessmentStatus.PENDING, due_at__lt=now)
         .select_related("visit__participant__site", "visit__definition", "definition")
         .order_by("due_at", "visit__participant__screening_number", "definition__order")
@@ -219,7 +218,7 @@ def participant_rows(
         visit__participant=OuterRef("pk"), is_safety=True, status=AssessmentStatus.PENDING
     )
     return (
-        access.participants_for(user)
+        access.visible(user, Participant)
         .select_related("site")
         .annotate(
             site_today=_site_today_expression(sites),
@@ -252,10 +251,11 @@ class ParticipantPage:
 
 def participant_page(user, pk: int) -> ParticipantPage:
     """One participant of the user's sites (404 otherwise), with the whole timeline."""
-    participant = get_object_or_404(
-        access.participants_for(user)
-        .select_related("site", "schedule__protocol")
-        .annotate(infusion_count=infusion_count()),
+    participant = access.get_visible_or_404(
+        user,
+        Participant.objects.select_related("site", "schedule__protocol").annotate(
+            infusion_count=infusion_count()
+        ),
         pk=pk,
     )
     visits = list(
@@ -283,22 +283,29 @@ def participant_page(user, pk: int) -> ParticipantPage:
     )
 
 
-def visit_for(user, pk: int) -> Visit:
-    return get_object_or_404(
-        access.visits_for(user).select_related(
-            "participant__site", "participant__schedule", "definition"
-        ),
+def visit_to_record(user, pk: int) -> Visit:
+    """A visit the user may record: 404 at another site, 403 for a read-only role."""
+    return access.get_recordable_or_403(
+        user,
+        Visit.objects.select_related("participant__site", "participant__schedule", "definition"),
         pk=pk,
     )
 
 
-def assessment_for(user, pk: int) -> Assessment:
-    return get_object_or_404(
-        access.assessments_for(user).select_related(
+def assessment_to_record(user, pk: int) -> Assessment:
+    """An assessment the user may record: 404 at another site, 403 for a read-only role."""
+    return access.get_recordable_or_403(
+        user,
+        Assessment.objects.select_related(
             "visit__participant__site", "visit__definition", "definition"
         ),
         pk=pk,
     )
+
+
+def participant_to_record(user, pk: int) -> Participant:
+    """A participant the user may record on: 404 at another site, 403 for a read-only role."""
+    return access.get_recordable_or_403(user, Participant.objects.select_related("site"), pk=pk)
 
 
 # --- Calendar and feed -----------------------------------------------------------------------------
@@ -309,7 +316,7 @@ def calendar_visits(
 ) -> QuerySet[Visit]:
     """Visits between start and end inclusive: done ones on the day they happened, the others on
     their target date. Visits no longer applicable are left out."""
-    visits = access.visits_for(user).filter(
+    visits = access.visible(user, Visit).filter(
         Q(status=VisitStatus.DONE, actual_date__range=(start, end))
         | Q(status__in=(VisitStatus.SCHEDULED, VisitStatus.MISSED), target_date__range=(start, end))
     )
@@ -322,7 +329,7 @@ def calendar_visits(
 
 def feed_visits(user) -> QuerySet[Visit]:
     return (
-        access.visits_for(user)
+        access.visible(user, Visit)
         .exclude(status=VisitStatus.NOT_APPLICABLE)
         .select_related("participant__site", "definition")
         .order_by("target_date", "pk")

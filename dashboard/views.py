@@ -19,7 +19,7 @@ from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin, TableExport
 from icalendar import Calendar, Event
 
-from dashboard import access, selectors
+from dashboard import selectors
 from dashboard.filters import ParticipantFilter
 from dashboard.forms import AssessmentNotDoneForm, RegisterConsentForm
 from dashboard.models import CalendarFeedToken
@@ -34,7 +34,7 @@ from dashboard.tables import (
     fmt_local,
     fmt_window,
 )
-from participants.selectors import can_record, records_where_visible, sites_recordable_by
+from participants import access
 from schedule.forms import (
     ACTIONS,
     AssessmentForm,
@@ -72,12 +72,13 @@ def _next_url(request, default: str) -> str:
     return default
 
 
-def _read_only(request, what: str, site=None) -> HttpResponse:
-    """403 page for a user who may see this site but not record there (monitors, managers)."""
+def forbidden(request, exception=None) -> HttpResponse:
+    """The 403 page (handler403) for a user who may see a site but not record there (monitors,
+    managers): participants.access raises ReadOnlyAccess naming the site."""
     return render(
         request,
         "dashboard/forbidden.html",
-        {"what": what, "site": site},
+        {"site": getattr(exception, "site", None)},
         status=403,
     )
 
@@ -89,7 +90,7 @@ def _read_only(request, what: str, site=None) -> HttpResponse:
 def worklist(request):
     now = timezone.now()
     work = selectors.worklist(request.user, now)
-    writer = records_where_visible(request.user)
+    writer = access.records_where_visible(request.user)
     visit_kwargs = {
         "today_by_site": work.today_by_site,
         "next_url": reverse("dashboard:worklist"),
@@ -168,7 +169,9 @@ class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Fil
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         # Visible sites are the recordable ones for recording roles: no extra query for the link.
-        context["can_register"] = records_where_visible(self.request.user) and bool(self.sites)
+        context["can_register"] = access.records_where_visible(self.request.user) and bool(
+            self.sites
+        )
         return context
 
     def get_filterset_kwargs(self, filterset_class):
@@ -182,7 +185,7 @@ def participant_detail(request, pk):
     page = selectors.participant_page(request.user, pk)
     here = reverse("dashboard:participant", args=[pk])
     # The participant is visible, so for a recording role its site is one of theirs.
-    writer = records_where_visible(request.user)
+    writer = access.records_where_visible(request.user)
     timeline = TimelineTable(
         page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
     )
@@ -213,9 +216,9 @@ def participant_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def participant_new(request):
     """Register a consent: a new screening at one of the sites where the user may record."""
-    sites = sites_recordable_by(request.user).order_by("code")
+    sites = access.recordable_sites(request.user).order_by("code")
     if not sites.exists():
-        return _read_only(request, "registering a consent")
+        raise access.ReadOnlyAccess()
     form = RegisterConsentForm(request.POST or None, sites=sites, user=request.user)
     if request.method == "POST" and form.is_valid():
         participant = form.perform()
@@ -231,13 +234,7 @@ def participant_action(request, pk, action):
     form_class = ACTIONS.get(action)
     if form_class is None:
         raise Http404("No such action.")
-    participant = get_object_or_404(
-        access.participants_for(request.user).select_related("site"), pk=pk
-    )
-    if not can_record(request.user, participant.site):
-        return _read_only(
-            request, f"{form_class.title.lower()} for {participant.label}", participant.site
-        )
+    participant = selectors.participant_to_record(request.user, pk)
     if not form_class.available(participant):
         messages.error(
             request,
@@ -271,9 +268,7 @@ def participant_action(request, pk, action):
 @login_required
 @require_http_methods(["GET", "POST"])
 def visit_done(request, pk):
-    visit = selectors.visit_for(request.user, pk)
-    if not can_record(request.user, visit.participant.site):
-        return _read_only(request, f"{visit} recorded as done", visit.participant.site)
+    visit = selectors.visit_to_record(request.user, pk)
     form = VisitDoneForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as done.")
@@ -286,9 +281,7 @@ def visit_done(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def visit_missed(request, pk):
-    visit = selectors.visit_for(request.user, pk)
-    if not can_record(request.user, visit.participant.site):
-        return _read_only(request, f"{visit} recorded as missed", visit.participant.site)
+    visit = selectors.visit_to_record(request.user, pk)
     form = VisitMissedForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as missed.")
@@ -324,10 +317,7 @@ def _visit_form(request, visit, form, title):
 @login_required
 @require_http_methods(["GET", "POST"])
 def assessment_record(request, pk):
-    assessment = selectors.assessment_for(request.user, pk)
-    site = assessment.visit.participant.site
-    if not can_record(request.user, site):
-        return _read_only(request, f"{assessment} of {assessment.visit}", site)
+    assessment = selectors.assessment_to_record(request.user, pk)
     # Two forms on the page: the result, or "not done / not applicable". The submit button
     # says which one was sent; only that one is bound.
     posted = request.method == "POST"

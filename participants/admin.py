@@ -3,8 +3,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
+from participants import access
 from participants.models import Apheresis, Eligibility, Site, StaffProfile, StatusChange
-from participants.selectors import scoped_to_user
 
 admin.site.site_header = "SLE-001 tracker administration"
 admin.site.site_title = "SLE-001 tracker"
@@ -20,15 +20,22 @@ class AuditedAdmin(SimpleHistoryAdmin):
     change list.
     """
 
-    # The path from this model to its site; every list, page and history view is scoped by it
-    # (participants.selectors: managers and monitors see all sites, others their own).
-    site_path: str | None = None
-
     def get_queryset(self, request):
+        # Every list, page and history view of a model with a site (SITE_PATH) is scoped by
+        # participants.access: managers and monitors see all sites, others their own.
         queryset = super().get_queryset(request)
-        if self.site_path is None:
+        if not hasattr(self.model, "SITE_PATH"):
             return queryset
-        return scoped_to_user(queryset, request.user, self.site_path)
+        return access.visible(request.user, queryset)
+
+    def recordable_or_403(self, request, pk, queryset=None):
+        """The row for a recording form: 404 when the user cannot see it, 403 when their role
+        or site does not let them record it (participants.access decides both)."""
+        queryset = self.get_queryset(request) if queryset is None else queryset
+        obj = access.get_recordable_or_403(request.user, queryset, pk=pk)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
 
     def _check_visible(self, request, object_id) -> None:
         if not self.get_queryset(request).filter(pk=object_id).exists():
@@ -63,7 +70,6 @@ class ReadOnlyAdmin(AuditedAdmin):
 
 @admin.register(Site)
 class SiteAdmin(AuditedAdmin):
-    site_path = "pk"
     list_display = ["code", "name", "time_zone", "enrollment_target"]
     search_fields = ["code", "name"]
 
@@ -78,7 +84,6 @@ class StaffProfileAdmin(AuditedAdmin):
 
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
-    site_path = "participant__site"
     list_display = ["participant", "from_status", "to_status", "effective_on", "changed_by"]
     list_filter = ["to_status", ("participant__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["participant__study_id", "participant__screening_number"]
@@ -87,14 +92,12 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(Eligibility)
 class EligibilityAdmin(ReadOnlyAdmin):
-    site_path = "participant__site"
     list_display = ["participant", "criteria_version", "assessed_on", "signed_off_by"]
     list_select_related = ["participant", "signed_off_by"]
 
 
 @admin.register(Apheresis)
 class ApheresisAdmin(ReadOnlyAdmin):
-    site_path = "participant__site"
     list_display = [
         "participant",
         "collected_on",

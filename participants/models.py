@@ -17,6 +17,8 @@ def validate_time_zone(value: str) -> None:
 
 
 class Site(models.Model):
+    SITE_PATH = "pk"  # how participants.access reaches the site
+
     code = models.CharField(
         max_length=8,
         unique=True,
@@ -120,6 +122,8 @@ class Participant(models.Model):
     `status` changes only through participants.services (each change writes a StatusChange).
     """
 
+    SITE_PATH = "site"  # how participants.access reaches the site
+
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
     screening_number = models.CharField(max_length=20, unique=True)
     study_id = models.CharField(max_length=20, unique=True, null=True, blank=True)
@@ -174,6 +178,8 @@ class Participant(models.Model):
 class Eligibility(models.Model):
     """The investigator's eligibility checklist for one screening, answered criterion by criterion."""
 
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
+
     participant = models.OneToOneField(
         Participant, on_delete=models.CASCADE, related_name="eligibility"
     )
@@ -196,6 +202,8 @@ class Eligibility(models.Model):
 
 class Apheresis(models.Model):
     """One leukapheresis: several when manufacturing failed and cells were collected again."""
+
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="aphereses")
     collected_on = models.DateField()
@@ -221,6 +229,8 @@ class Apheresis(models.Model):
 
 class StatusChange(models.Model):
     """The history of a participant's status: one row per transition, written by the services."""
+
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(
         Participant, on_delete=models.CASCADE, related_name="status_changes"

@@ -15,12 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from participants import access
 from participants.admin import AuditedAdmin, ReadOnlyAdmin
 from participants.models import Participant, StatusChange
-from participants.selectors import (
-    can_record,
-    sites_recordable_by,
-)
 from schedule import forms as schedule_forms
 from schedule import services
 from schedule.models import (
@@ -154,7 +151,6 @@ class ParticipantAdmin(AuditedAdmin):
     ]
     change_form_template = "admin/schedule/participant_change_form.html"
 
-    site_path = "site"
     list_select_related = ["site"]
 
     def has_change_permission(self, request, obj=None):
@@ -196,7 +192,7 @@ class ParticipantAdmin(AuditedAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = schedule_forms.ConsentForm(
-            request.POST or None, sites=sites_recordable_by(request.user), user=request.user
+            request.POST or None, sites=access.recordable_sites(request.user), user=request.user
         )
         if request.method == "POST" and form.is_valid():
             participant = form.perform()
@@ -214,14 +210,10 @@ class ParticipantAdmin(AuditedAdmin):
         )
 
     def action_view(self, request, pk, action):
-        participant = self.get_queryset(request).filter(pk=pk).first()
         form_class = schedule_forms.ACTIONS.get(action)
-        if participant is None or form_class is None:
+        if form_class is None:
             raise Http404
-        if not self.has_change_permission(request, participant) or not can_record(
-            request.user, participant.site
-        ):
-            raise PermissionDenied
+        participant = self.recordable_or_403(request, pk)
         form = form_class(request.POST or None, participant=participant, user=request.user)
         return render_service_form(
             request,
@@ -313,8 +305,6 @@ class VisitAdmin(AuditedAdmin):
     ]
     exclude = []
 
-    site_path = "participant__site"
-
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("participant__site", "definition")
 
@@ -340,14 +330,9 @@ class VisitAdmin(AuditedAdmin):
         ]
 
     def _visit_or_404(self, request, pk):
-        visit = self.get_queryset(request).filter(pk=pk).first()
-        if visit is None:
-            raise Http404
-        if not self.has_change_permission(request, visit) or not can_record(
-            request.user, visit.participant.site
-        ):
-            raise PermissionDenied
-        return visit
+        return self.recordable_or_403(
+            request, pk, self.get_queryset(request).select_related("participant__site")
+        )
 
     def done_view(self, request, pk):
         visit = self._visit_or_404(request, pk)
@@ -410,8 +395,6 @@ class AssessmentAdmin(AuditedAdmin):
         "escalated_at",
     ]
 
-    site_path = "visit__participant__site"
-
     def has_add_permission(self, request):
         return False
 
@@ -433,18 +416,9 @@ class AssessmentAdmin(AuditedAdmin):
         ]
 
     def result_view(self, request, pk):
-        assessment = (
-            self.get_queryset(request)
-            .select_related("visit__participant__site")
-            .filter(pk=pk)
-            .first()
+        assessment = self.recordable_or_403(
+            request, pk, self.get_queryset(request).select_related("visit__participant__site")
         )
-        if assessment is None:
-            raise Http404
-        if not self.has_change_permission(request, assessment) or not can_record(
-            request.user, assessment.visit.participant.site
-        ):
-            raise PermissionDenied
         form = schedule_forms.AssessmentForm(
             request.POST or None, assessment=assessment, user=request.user
         )
@@ -577,5 +551,3 @@ class ReanchorAdmin(ReadOnlyAdmin):
         "changed_at",
     ]
     list_select_related = ["participant", "changed_by"]
-
-    site_path = "participant__site"

@@ -128,6 +128,8 @@ class AssessmentDefinition(models.Model):
 class ParticipantSchedule(models.Model):
     """Which protocol version a participant is scheduled under, and the anchors in use."""
 
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
+
     participant = models.OneToOneField(
         Participant, on_delete=models.CASCADE, related_name="schedule"
     )
@@ -144,6 +146,8 @@ class ParticipantSchedule(models.Model):
 
 class Reanchor(models.Model):
     """A record that the first-infusion date moved and the visits not yet done moved with it."""
+
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="reanchors")
     old_anchor = models.DateField()
@@ -170,6 +174,8 @@ class VisitStatus(models.TextChoices):
 
 
 class Visit(models.Model):
+    SITE_PATH = "participant__site"  # how participants.access reaches the site
+
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="visits")
     definition = models.ForeignKey(VisitDefinition, on_delete=models.PROTECT, related_name="+")
     occurrence = models.PositiveSmallIntegerField(
@@ -236,6 +242,8 @@ class AssessmentStatus(models.TextChoices):
 
 
 class Assessment(models.Model):
+    SITE_PATH = "visit__participant__site"  # how participants.access reaches the site
+
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="assessments")
     definition = models.ForeignKey(AssessmentDefinition, on_delete=models.PROTECT, related_name="+")
     # Copied from the definition so the overdue scan's partial index can filter on it.

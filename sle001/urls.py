@@ -11,3 +11,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("dashboard.urls")),
 ]
+
+# A PermissionDenied anywhere (dashboard or admin) gets the styled read-only page, which names
+# the site when participants.access raised it.
+handler403 = "dashboard.views.forbidden"

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 
+from participants.access import can_record
 from participants.eligibility import criteria
 from participants.models import StaffProfile
 from schedule import services
@@ -36,6 +37,14 @@ def make_user(username: str, role: str, sites=(), **extra):
     profile = StaffProfile.objects.create(user=user, role=role)
     profile.sites.set(sites)
     return user
+
+
+def coordinator_at(site):
+    """A coordinator of `site` (made once): the services refuse a recorder of another site."""
+    from participants.models import StaffRole
+
+    user = get_user_model().objects.filter(username=f"recorder-{site.code.lower()}").first()
+    return user or make_user(f"recorder-{site.code.lower()}", StaffRole.COORDINATOR, [site])
 
 
 def all_met() -> dict[str, bool]:
@@ -199,7 +208,7 @@ def worklist_scenario(site, site2, coordinator, investigator):
         "closing": consent(site, coordinator, dt.date(2026, 2, 26)),
         "late": consent(site, coordinator, dt.date(2026, 2, 1)),
         "coming": enrolled(site, coordinator, investigator, dt.date(2026, 2, 14)),
-        "berlin": consent(site2, coordinator, dt.date(2026, 2, 1)),
+        "berlin": consent(site2, coordinator_at(site2), dt.date(2026, 2, 1)),
     }
 
 
@@ -212,6 +221,7 @@ def populate(n: int, sites, coordinator, investigators, *, start: int = 0):
     for i in range(start, start + n):
         site = sites[i % len(sites)]
         investigator = investigators[i % len(sites)]
+        coordinator = coordinator if can_record(coordinator, site) else coordinator_at(site)
         consent_on = TODAY - days(1 + i % 50)
         if i % 3 == 0 and consent_on <= TODAY - days(2):
             d0 = consent_on + days(40)

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from participants import access
 from schedule.models import (
     Assessment,
     AssessmentStatus,
@@ -22,6 +23,7 @@ def assessment_record(
     by,
 ) -> Assessment:
     """Record an assessment's result. The overdue flag is kept, so how late it was stays known."""
+    access.require_recorder(by, assessment.visit.participant.site)
     assessment = (
         Assessment.objects.select_for_update()
         .select_related("visit__participant__site", "definition")
@@ -55,6 +57,7 @@ def assessment_not_done(assessment: Assessment, *, reason: str, not_applicable: 
 
     Not done leaves it visible as missed; a pre-dose item not done still blocks the infusion.
     """
+    access.require_recorder(by, assessment.visit.participant.site)
     assessment = (
         Assessment.objects.select_for_update()
         .select_related("visit__participant__site", "definition")

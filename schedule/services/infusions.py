@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from participants import access
 from participants.models import Participant, Status
 from participants.services import dates, treatment
 from schedule.models import (
@@ -36,6 +37,7 @@ def first_infusion_plan(
 
     Returns warnings a coordinator should see (the plan is saved).
     """
+    access.require_recorder(by, participant.site)
     participant = (
         Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
     )
@@ -128,6 +130,7 @@ def treatment_start(
     participant: Participant, *, infused_at: dt.datetime, dose: str, lot: str, by, reason: str = ""
 ) -> Visit:
     """The first infusion is given: D0 is set (re-anchoring if it moved), INF1 is done."""
+    access.require_recorder(by, participant.site)
     participant = (
         Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
     )
@@ -258,6 +261,7 @@ def planned_infusions(participant: Participant) -> int:
 @transaction.atomic
 def treatment_stop_early(participant: Participant, *, on: dt.date, reason: str, by) -> Participant:
     """Treatment stops before the 6th infusion. The participant stays in the study (follow-up)."""
+    access.require_recorder(by, participant.site)
     last_given = (
         participant.visits.filter(
             definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),

@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.db import transaction
 
+from participants import access
 from participants.eligibility import CURRENT_CRITERIA_VERSION
 from participants.models import Participant, Site, Status
 from participants.services import consent, enrollment, leaving
@@ -41,6 +42,7 @@ def participant_consent(
     rescreen_of: Participant | None = None,
 ) -> Participant:
     """A person consents: the screening starts and the screening-period visits are laid out."""
+    access.require_recorder(by, site)
     participant = consent.participant_register(
         site=site,
         consent_at=consent_at,
@@ -89,6 +91,7 @@ def participant_screen_fail(
     by,
     reason: str = "",
 ) -> Participant:
+    access.require_recorder(by, participant.site)
     participant = enrollment.status_screen_fail(
         participant,
         on=on,
@@ -112,6 +115,7 @@ def participant_enroll(
     criteria_version: str = CURRENT_CRITERIA_VERSION,
 ) -> Participant:
     """The investigator signs off eligibility (in person): → ENROLLED. No visit moves."""
+    access.require_recorder(by, participant.site)
     return enrollment.status_enroll(
         participant,
         answers=answers,
@@ -127,6 +131,7 @@ def participant_manufacturing_fail(
     participant: Participant, *, on: dt.date, reason: str, by
 ) -> Participant:
     """Manufacturing failed: a repeat leukapheresis visit is laid out (unless one is open)."""
+    access.require_recorder(by, participant.site)
     participant = enrollment.status_manufacturing_fail(participant, on=on, reason=reason, by=by)
     # No product, no infusion: the D0 plan is void (and must not raise overdue alerts). The
     # next plan lays the D0 visits out again.
@@ -158,6 +163,7 @@ def participant_withdraw(
     participant: Participant, *, on: dt.date, reason: str, safety_follow_up_continues: bool, by
 ) -> Participant:
     """Withdrawal: future visits are cancelled and the early-termination visit is laid out."""
+    access.require_recorder(by, participant.site)
     participant, withdrawn_from = leaving.status_withdraw(
         participant,
         on=on,
@@ -212,6 +218,7 @@ def _safety_follow_up_visits(participant: Participant, on: dt.date) -> list[int]
 def participant_die(
     participant: Participant, *, on: dt.date, cause: str, sae_reference: str, by
 ) -> Participant:
+    access.require_recorder(by, participant.site)
     participant = leaving.status_die(
         participant, on=on, cause=cause, sae_reference=sae_reference, by=by
     )
@@ -228,6 +235,7 @@ def participant_lose_to_follow_up(
     reason: str = "",
 ) -> Participant:
     # Visits stay scheduled: a reinstated participant keeps their schedule.
+    access.require_recorder(by, participant.site)
     return leaving.status_lose_to_follow_up(
         participant,
         last_contact_on=last_contact_on,
@@ -240,4 +248,5 @@ def participant_lose_to_follow_up(
 def participant_reinstate(
     participant: Participant, *, on: dt.date, by, reason: str = ""
 ) -> Participant:
+    access.require_recorder(by, participant.site)
     return leaving.status_reinstate(participant, on=on, by=by, reason=reason)

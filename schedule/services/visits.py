@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from participants import access
 from participants.models import Participant, Status
 from participants.services import dates, enrollment, treatment
 from schedule.models import (
@@ -56,6 +57,7 @@ def visit_record_done(
     """Record a visit as done on `actual_date`. What else that means depends on the visit:
     leukapheresis records the collection, INF1 starts treatment, INF2-6 are infusions, M12
     completes the participant."""
+    access.require_recorder(by, visit.participant.site)
     visit = (
         Visit.objects.select_for_update()
         .select_related("definition", "participant__site")
@@ -144,6 +146,7 @@ def _check_nothing_open_before(visit: Visit, participant: Participant) -> None:
 @transaction.atomic
 def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
     """A coordinator confirms a visit did not happen."""
+    access.require_recorder(by, visit.participant.site)
     visit = (
         Visit.objects.select_for_update()
         .select_related("definition", "participant__site")
@@ -200,6 +203,7 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
 
 @transaction.atomic
 def unscheduled_visit_add(participant: Participant, *, on: dt.date, reason: str, by) -> Visit:
+    access.require_recorder(by, participant.site)
     participant = (
         Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
     )

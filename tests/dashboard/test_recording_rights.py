@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from participants.access import can_record, recordable_sites, records_where_visible
 from participants.models import Participant, StaffRole, Status, StatusChange
-from participants.selectors import can_record, records_where_visible, sites_recordable_by
 from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
 from tests.support import frozen, make_user, visit, worklist_scenario
 
@@ -68,8 +68,8 @@ def test_roles_that_record(site, site2, coordinator, investigator, manager, moni
     for user in (manager, monitor, nobody):
         assert not can_record(user, site), user
         assert not records_where_visible(user), user
-        assert not sites_recordable_by(user).exists(), user
-    assert list(sites_recordable_by(coordinator)) == [site]
+        assert not recordable_sites(user).exists(), user
+    assert list(recordable_sites(coordinator)) == [site]
     coordinator.is_active = False
     assert not can_record(coordinator, site)
 

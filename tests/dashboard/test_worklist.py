@@ -9,7 +9,16 @@ from django.urls import reverse
 
 from dashboard import selectors
 from schedule import services
-from tests.support import NOW, TODAY, consent, enrolled, frozen, visit, worklist_scenario
+from tests.support import (
+    NOW,
+    TODAY,
+    consent,
+    coordinator_at,
+    enrolled,
+    frozen,
+    visit,
+    worklist_scenario,
+)
 
 
 @pytest.fixture
@@ -96,7 +105,7 @@ def test_today_is_each_sites_own_date(manager, coordinator, site, site2, protoco
         new_york = consent(site, coordinator, dt.date(2026, 3, 10))
         berlin = services.participant_consent(
             site=site2,
-            by=coordinator,
+            by=coordinator_at(site2),
             consent_at=dt.datetime(2026, 3, 11, 0, 10, tzinfo=site2.tz),
             consent_form_version="ICF v2.0",
             age_at_consent=40,

@@ -166,13 +166,13 @@ def test_nobody_at_the_site_falls_back_to_the_study_managers(
     protocol, site2, coordinator, investigator, manager, caplog
 ):
     signer = make_user("inv-s02", StaffRole.INVESTIGATOR, [site2])
-    j = Journey(site2, coordinator, signer)
+    j = Journey(site2, signer, signer)  # S02's only staff member records and signs off
     j.all_infusions()
-    signer.email = ""  # S02's only staff member cannot be emailed
+    signer.email = ""  # ...and cannot be emailed
     signer.save()
     eot = j.visit("EOT")
     with j.on(eot.window_start):
-        schedule_services.visit_mark_missed(eot, reason="no show", by=coordinator)
+        schedule_services.visit_mark_missed(eot, reason="no show", by=signer)
     result = services.overdue_scan(now=local(eot.window_start, 20, site2.time_zone))
     assert result.missed > 0
     assert set(

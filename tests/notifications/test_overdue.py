@@ -17,7 +17,7 @@ from notifications.selectors import heartbeat_problem
 from participants.models import StaffRole
 from schedule import services as schedule_services
 from schedule.models import Assessment, AssessmentStatus
-from tests.support import consent, local, make_user
+from tests.support import consent, coordinator_at, local, make_user
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
 
@@ -203,11 +203,21 @@ def test_the_medical_monitor_gets_overdue_alerts_and_escalations_of_every_site(
     }
 
 
+def _consent_then_coordinator_leaves(site):
+    """A consent at `site` by its only coordinator, who then leaves (is deactivated): the site
+    has nobody of its own to alert."""
+    recorder = coordinator_at(site)
+    participant = consent(site, recorder, CONSENTED)
+    recorder.is_active = False
+    recorder.save()
+    return participant
+
+
 def test_a_site_without_coordinator_or_investigator_alerts_managers_and_monitors_and_logs(
     protocol, site, site2, coordinator, manager, monitor, caplog
 ):
     with time_machine.travel(local(CONSENTED, 12, site2.time_zone), tick=False):
-        participant = consent(site2, coordinator, CONSENTED)  # S02: nobody of its own
+        participant = _consent_then_coordinator_leaves(site2)
     due = safety_of(participant.visits.get(definition__code="SCR"))[0].due_at
 
     result = services.overdue_scan(now=due + dt.timedelta(minutes=1))
@@ -222,7 +232,8 @@ def test_nobody_to_alert_leaves_items_unflagged_retries_and_is_shown_to_staff(
     protocol, site2, coordinator, client
 ):
     with time_machine.travel(local(CONSENTED, 12, site2.time_zone), tick=False):
-        participant = consent(site2, coordinator, CONSENTED)  # S02 and no managers or monitors
+        # S02's only coordinator has left, and there are no managers or monitors.
+        participant = _consent_then_coordinator_leaves(site2)
     scr = participant.visits.get(definition__code="SCR")
     at = safety_of(scr)[0].due_at + dt.timedelta(minutes=1)
 

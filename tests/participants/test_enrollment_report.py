@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from participants.reports import enrollment_report
 from schedule import services
-from tests.support import Journey, local
+from tests.support import Journey, coordinator_at, local
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def study(protocol, site, site2, coordinator, investigator):
             by=coordinator,
         )
     Journey(site, coordinator, investigator, consent_on=dt.date(2026, 2, 1))
-    Journey(site2, coordinator, investigator, consent_on=dt.date(2026, 1, 6))
+    Journey(site2, coordinator_at(site2), investigator, consent_on=dt.date(2026, 1, 6))
 
 
 def test_counts_consents_enrollments_and_failures_in_the_month(study):

@@ -14,6 +14,7 @@ from tests.support import (
     D0,
     Journey,
     consent,
+    coordinator_at,
     days,
     local,
     make_user,
@@ -90,7 +91,7 @@ def test_assessment_is_due_at_the_start_of_the_day_after_the_window_in_site_time
 ):
     where = site if tz == site.time_zone else site2
     with time_machine.travel(local(consent_on, 12, tz), tick=False):
-        p = consent(where, coordinator, consent_on)
+        p = consent(where, coordinator if where == site else coordinator_at(site2), consent_on)
     scr = p.visits.get(definition__code="SCR")
     assert scr.window_end == consent_on + days(14)
     due = set(scr.assessments.values_list("due_at", flat=True))
@@ -137,7 +138,7 @@ def test_infusion_at_0030_berlin_counts_as_d0_though_it_is_the_day_before_in_utc
     protocol, site2, coordinator
 ):
     investigator = make_user("invest-berlin", "investigator", [site2])
-    journey = Journey(site2, coordinator, investigator)
+    journey = Journey(site2, coordinator_at(site2), investigator)
     journey.screening_visit()
     journey.enroll()
     journey.plan(D0)

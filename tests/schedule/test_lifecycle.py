@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from participants.models import Apheresis, Eligibility, Participant, Status, StatusChange
 from schedule import services
@@ -199,6 +199,7 @@ def test_rescreen_is_refused_the_second_time(journey, coordinator):
 
 def test_rescreen_is_refused_at_a_different_site(journey, coordinator, site2):
     old = _screen_fail(journey, coordinator)
+    coordinator.staff_profile.sites.add(site2)  # covers both sites, so only the rule refuses
     with pytest.raises(ValidationError, match="same site"):
         rescreen(old, coordinator, site=site2)
     assert Participant.objects.count() == 1
@@ -263,9 +264,21 @@ def test_eligibility_cannot_be_signed_off_on_the_investigators_behalf(
 
 def test_eligibility_sign_off_by_an_investigator_of_another_site_is_refused(journey, site2):
     elsewhere = make_user("invest2", "investigator", [site2])
-    with pytest.raises(ValidationError, match="investigator of S01"):
+    with pytest.raises(PermissionDenied, match="see site S01 but not record there"):
         journey.enroll(signed_off_by=elsewhere)
     assert journey.status() == Status.SCREENING
+
+
+def test_a_service_refuses_a_recorder_of_another_site_whoever_calls_it(journey, site2):
+    """Defence in depth: the services check `by` themselves, not only the views."""
+    elsewhere = make_user("coord2", "coordinator", [site2])
+    manager = make_user("manager2", "study_manager")
+    for who in (elsewhere, manager):
+        with pytest.raises(PermissionDenied), journey.on(dt.date(2026, 1, 6)):
+            services.visit_record_done(
+                journey.visit("SCR"), actual_date=dt.date(2026, 1, 6), by=who
+            )
+    assert journey.visit("SCR").status == VisitStatus.SCHEDULED
 
 
 # --- Leukapheresis and manufacturing -----------------------------------------------------------
