@@ -29,8 +29,8 @@ from participants import access
 from participants.models import Participant, Phase, Site, Status
 from participants.services.dates import site_today
 from schedule.models import (
+    CLOSING_SOON_DAYS,
     Assessment,
-    AssessmentStatus,
     Visit,
     VisitDefinition,
     VisitKind,
@@ -38,7 +38,6 @@ from schedule.models import (
 )
 from schedule.windows import study_day_label, study_day_offset
 
-CLOSING_SOON_DAYS = 3
 COMING_UP_DAYS = 7
 SCREENING_DAYS = 56  # 8 weeks [PUBLIC]
 # Fallback only: the number of infusions comes from the participant's protocol version
@@ -50,14 +49,6 @@ FOLLOW_UP_DAYS = 365  # the Month 12 visit is Day 365
 def sites_with_today(user) -> list[tuple[Site, dt.date]]:
     """The user's sites, each with its own calendar date: "today" differs between time zones."""
     return [(s, site_today(s)) for s in access.visible_sites(user).order_by("code")]
-
-
-def _per_site(sites: list[tuple[Site, dt.date]], site_path: str, make) -> Q:
-    """OR of one condition per site, built from that site's today (make(today) -> Q)."""
-    q = Q(pk__in=[])
-    for s, today in sites:
-        q |= Q(**{site_path: s.pk}) & make(today)
-    return q
 
 
 def _site_today_expression(sites: list[tuple[Site, dt.date]]) -> Case:
@@ -142,11 +133,9 @@ class Worklist:
     sites: list[tuple[Site, dt.date]] = field(default_factory=list)
 
 
-def _open_visits(user) -> QuerySet[Visit]:
-    return (
-        access.visible(user, Visit)
-        .filter(status=VisitStatus.SCHEDULED)
-        .select_related("participant__site", "definition", "participant__schedule")
+def _visits(user) -> QuerySet[Visit]:
+    return access.visible(user, Visit).select_related(
+        "participant__site", "definition", "participant__schedule"
     )
 
 
@@ -155,7 +144,7 @@ def overdue_safety_items(user, now: dt.datetime | None = None) -> QuerySet[Asses
     now = now or timezone.now()
     return (
         access.visible(user, Assessment)
-        .filter(is_safety=True, status=AssessmentStatus.PENDING, due_at__lt=now)
+        .overdue(now)
         .select_related("visit__participant__site", "visit__definition", "definition")
         .order_by("due_at", "visit__participant__screening_number", "definition__order")
     )
@@ -172,27 +161,19 @@ def worklist(user, now: dt.datetime | None = None) -> Worklist:
     result = Worklist(today_by_site={s.pk: today for s, today in sites}, sites=sites)
     if not sites:
         return result
-    site = "participant__site"
-    due_today = _per_site(sites, site, lambda t: Q(target_date=t))
-    closing = _per_site(
-        sites,
-        site,
-        lambda t: Q(window_end__gte=t, window_end__lte=t + dt.timedelta(days=CLOSING_SOON_DAYS)),
-    )
-    overdue = _per_site(sites, site, lambda t: Q(window_end__lt=t))
-    coming = _per_site(
-        sites,
-        site,
-        lambda t: Q(target_date__gt=t, target_date__lte=t + dt.timedelta(days=COMING_UP_DAYS)),
-    )
+    today = result.today_by_site
     order = ("target_date", "participant__screening_number", "definition__order")
-    result.due_today = list(_open_visits(user).filter(due_today).order_by(*order))
+    due_today = Visit.objects.due_on(today)
+    result.due_today = list(_visits(user).due_on(today).order_by(*order))
     result.closing_soon = list(
-        _open_visits(user).filter(closing & ~due_today).order_by("window_end", *order)
+        _visits(user)
+        .closing_within(today, CLOSING_SOON_DAYS)
+        .exclude(pk__in=due_today.values("pk"))
+        .order_by("window_end", *order)
     )
-    result.overdue_visits = list(_open_visits(user).filter(overdue).order_by("window_end", *order))
+    result.overdue_visits = list(_visits(user).window_closed(today).order_by("window_end", *order))
     result.overdue_safety = list(overdue_safety_items(user, now))
-    result.coming_up = list(_open_visits(user).filter(coming).order_by(*order))
+    result.coming_up = list(_visits(user).coming_within(today, COMING_UP_DAYS).order_by(*order))
     return result
 
 
@@ -211,11 +192,13 @@ def participant_rows(
     `sites`: the user's sites_with_today when the caller has them already."""
     now = now or timezone.now()
     sites = sites_with_today(user) if sites is None else sites
-    next_visit = Visit.objects.filter(
-        participant=OuterRef("pk"), status=VisitStatus.SCHEDULED
-    ).order_by("target_date", "definition__order", "occurrence")
-    pending_safety = Assessment.objects.filter(
-        visit__participant=OuterRef("pk"), is_safety=True, status=AssessmentStatus.PENDING
+    next_visit = (
+        Visit.objects.open()
+        .filter(participant=OuterRef("pk"))
+        .order_by("target_date", "definition__order", "occurrence")
+    )
+    pending_safety = Assessment.objects.pending().filter(
+        visit__participant=OuterRef("pk"), is_safety=True
     )
     return (
         access.visible(user, Participant)
@@ -233,7 +216,10 @@ def participant_rows(
                 pending_safety.filter(visit__window_start__lte=OuterRef("site_today")),
                 "visit__participant",
             ),
-            overdue_safety=_count(pending_safety.filter(due_at__lt=now), "visit__participant"),
+            overdue_safety=_count(
+                Assessment.objects.overdue(now).filter(visit__participant=OuterRef("pk")),
+                "visit__participant",
+            ),
         )
         .order_by("site__code", "screening_number")
     )

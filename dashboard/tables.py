@@ -354,9 +354,7 @@ class TimelineTable(BaseTable):
             self.columns.hide("action")
 
     def is_overdue(self, record):
-        return (
-            record.status == VisitStatus.SCHEDULED and self.today and record.window_end < self.today
-        )
+        return bool(self.today) and record.window_closed(self.today)
 
     def render_visit(self, record):
         return format_html("<strong>{}</strong> {}", record.code, record.definition.name)
@@ -420,8 +418,7 @@ class TimelineTable(BaseTable):
     def render_assessments(self, record):
         items = []
         for a in record.assessments.all():
-            overdue = a.status == AssessmentStatus.PENDING and a.is_safety and a.due_at < self.now
-            state = "overdue" if overdue else a.status
+            state = "overdue" if a.is_overdue(self.now) else a.status
             label = f"{a.definition.code}{' (S)' if a.is_safety else ''}"
             title = f"{a.definition.name}: {a.get_status_display()}"
             if a.status == AssessmentStatus.DONE:

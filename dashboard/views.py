@@ -351,7 +351,7 @@ def assessment_record(request, pk):
             "p": participant,
             "window": fmt_window(assessment.visit.window_start, assessment.visit.window_end),
             "due": fmt_local(assessment.due_at, participant.site.tz),
-            "overdue": assessment.status == "pending" and assessment.due_at < timezone.now(),
+            "overdue": assessment.is_overdue(timezone.now()),
             "next": _next_url(request, ""),
         },
     )

@@ -70,12 +70,7 @@ def assessments_to_flag(now: dt.datetime) -> QuerySet[Assessment]:
     stay scheduled and their safety items are still due, and a safety item without a result is
     a deviation whether or not the site can reach the participant. So the site keeps being told.
     """
-    return Assessment.objects.filter(
-        status=AssessmentStatus.PENDING,
-        is_safety=True,
-        overdue_flagged_at__isnull=True,
-        due_at__lte=now,
-    )
+    return Assessment.objects.overdue(now).filter(overdue_flagged_at__isnull=True)
 
 
 def assessments_to_escalate(flagged_before: dt.datetime) -> QuerySet[Assessment]:
@@ -83,8 +78,7 @@ def assessments_to_escalate(flagged_before: dt.datetime) -> QuerySet[Assessment]
 
     Served by the partial index assess_escalation_scan_idx.
     """
-    return Assessment.objects.filter(
-        status=AssessmentStatus.PENDING,
+    return Assessment.objects.pending().filter(
         escalated_at__isnull=True,
         overdue_flagged_at__isnull=False,
         overdue_flagged_at__lte=flagged_before,
@@ -101,18 +95,13 @@ def missed_safety_to_alert(now: dt.datetime) -> QuerySet[Assessment]:
     the participant left the study, or the item recorded as not done) in the last
     MISSED_LOOKBACK, not alerted about yet.
 
-    "When recorded as missed" comes from the assessment's audit trail (the history row written
-    when its status changed; history_date is indexed), so no schedule field is needed; "alerted"
-    is a MissedSafetyAlert row (unique on the assessment). One query.
+    "When recorded as missed" is the row's own missed_at (set by the schedule services), read
+    through the partial index assess_missed_alert_scan_idx; "alerted" is a MissedSafetyAlert row
+    (unique on the assessment). One query.
     """
-    marked = Assessment.history.filter(
-        history_date__gte=now - MISSED_LOOKBACK,
-        status=AssessmentStatus.MISSED,
-        is_safety=True,
-    ).values("id")
     alerted = MissedSafetyAlert.objects.filter(assessment_id=OuterRef("pk"))
     return Assessment.objects.filter(
-        pk__in=marked, status=AssessmentStatus.MISSED, is_safety=True
+        status=AssessmentStatus.MISSED, is_safety=True, missed_at__gte=now - MISSED_LOOKBACK
     ).exclude(Exists(alerted))
 
 

@@ -255,9 +255,7 @@ class AssessmentInline(ReadOnlyInline):
     def record(self, assessment):
         if assessment.status not in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
             return ""
-        overdue = (
-            assessment.status == AssessmentStatus.PENDING and assessment.due_at < timezone.now()
-        )
+        overdue = assessment.is_overdue(timezone.now())
         return format_html(
             '{}<a href="{}">Record result</a>',
             format_html('<strong style="color:#b00">OVERDUE </strong>') if overdue else "",
@@ -362,11 +360,11 @@ class OverdueFilter(admin.SimpleListFilter):
     parameter_name = "overdue"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Overdue now")]
+        return [("yes", "Overdue safety items now")]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(status=AssessmentStatus.PENDING, due_at__lt=timezone.now())
+            return queryset.overdue(timezone.now())
         return queryset
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from participants import eligibility
@@ -24,6 +23,7 @@ from participants.services.dates import site_today
 from participants.staff import staff_add
 from schedule import services
 from schedule.models import (
+    CLOSING_SOON_DAYS,
     Anchor,
     Assessment,
     AssessmentStatus,
@@ -421,20 +421,16 @@ def _summary(sites: dict[str, Site], staff: dict, created: int) -> DemoSummary:
     counts = Counter(
         Participant.objects.filter(site_id__in=site_ids).values_list("status", flat=True)
     )
-    open_visits = Visit.objects.filter(
-        participant__site_id__in=site_ids, status=VisitStatus.SCHEDULED
-    ).select_related("participant__site")
-    due_today = closing_soon = 0
-    for visit in open_visits:
-        today = site_today(visit.participant.site)
-        due_today += visit.target_date == today
-        closing_soon += today <= visit.window_end <= today + dt.timedelta(days=3)
-    overdue = Assessment.objects.filter(
-        Q(visit__participant__site_id__in=site_ids),
-        status=AssessmentStatus.PENDING,
-        is_safety=True,
-        due_at__lt=timezone.now(),
-    ).count()
+    # The worklist's own predicates, with each site's today, so the summary matches the page.
+    today = {s.pk: site_today(s) for s in sites.values()}
+    visits = Visit.objects.filter(participant__site_id__in=site_ids)
+    due_today = visits.due_on(today).count()
+    closing_soon = visits.closing_within(today, CLOSING_SOON_DAYS).count()
+    overdue = (
+        Assessment.objects.overdue(timezone.now())
+        .filter(visit__participant__site_id__in=site_ids)
+        .count()
+    )
     logins = []
     for username, user in staff.items():
         profile = user.staff_profile

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -173,6 +175,63 @@ class VisitStatus(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", "Not applicable"
 
 
+# --- The clinical notions, one place each ----------------------------------------------------------
+# "Today" differs between sites (each site's own calendar date), so the date predicates take either
+# one date for every row or a {site id: that site's today} mapping.
+
+
+def _on_site_today(today, make, site_path: str) -> Q:
+    """`make(today)` for one date, or an OR of one `make(site's today)` per site."""
+    if not isinstance(today, dict):
+        return make(today)
+    q = Q(pk__in=[])
+    for site_id, site_today in today.items():
+        q |= Q(**{f"{site_path}_id": site_id}) & make(site_today)
+    return q
+
+
+def _window_closed(today) -> Q:
+    return Q(window_end__lt=today)
+
+
+def _due_on(today) -> Q:
+    return Q(target_date=today)
+
+
+def _closing_within(days: int):
+    return lambda today: Q(window_end__gte=today, window_end__lte=today + dt.timedelta(days=days))
+
+
+def _coming_within(days: int):
+    return lambda today: Q(target_date__gt=today, target_date__lte=today + dt.timedelta(days=days))
+
+
+# A window closing within this many days is "closing soon" (worklist, demo summary, emails).
+CLOSING_SOON_DAYS = 3
+
+
+class VisitQuerySet(models.QuerySet):
+    def open(self):
+        """Not yet recorded (done, missed or not applicable)."""
+        return self.filter(status=VisitStatus.SCHEDULED)
+
+    def due_on(self, today):
+        """Open visits whose target date is `today`."""
+        return self.open().filter(_on_site_today(today, _due_on, "participant__site"))
+
+    def window_closed(self, today):
+        """Open visits whose window closed before `today`: unrecorded, a deviation to resolve."""
+        return self.open().filter(_on_site_today(today, _window_closed, "participant__site"))
+
+    def closing_within(self, today, days: int):
+        """Open visits whose window closes from `today` to `days` later (inclusive)."""
+        return self.open().filter(_on_site_today(today, _closing_within(days), "participant__site"))
+
+    def coming_within(self, today, days: int):
+        """Open visits with a target date after `today`, at most `days` later."""
+        return self.open().filter(_on_site_today(today, _coming_within(days), "participant__site"))
+
+
 class Visit(models.Model):
     SITE_PATH = "participant__site"  # how participants.access reaches the site
 
@@ -200,6 +259,7 @@ class Visit(models.Model):
     )
     recorded_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
+    objects = VisitQuerySet.as_manager()
 
     class Meta:
         ordering = ["participant", "target_date", "definition__order", "occurrence"]
@@ -227,6 +287,13 @@ class Visit(models.Model):
     def __str__(self) -> str:
         return f"{self.participant.label} {self.code}"
 
+    def window_closed(self, today: dt.date) -> bool:
+        """Open, and its window closed before `today` (the row version of VisitQuerySet's)."""
+        return self.status == VisitStatus.SCHEDULED and self.window_end < today
+
+    def window_opened(self, today: dt.date) -> bool:
+        return self.window_start <= today
+
     @property
     def code(self) -> str:
         """The visit code as shown everywhere: "APH #2" for a repeat, "UNS #3" for the third."""
@@ -239,6 +306,17 @@ class AssessmentStatus(models.TextChoices):
     DONE = "done", "Done"
     MISSED = "missed", "Missed (visit missed)"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class AssessmentQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=AssessmentStatus.PENDING)
+
+    def overdue(self, now: dt.datetime):
+        """Safety assessments overdue at `now` (PROTOCOL.md "Overdue rule"): still without a
+        result at or after their due instant. Only safety items are ever overdue. Served by the
+        partial index assess_overdue_scan_idx when combined with overdue_flagged_at__isnull."""
+        return self.filter(status=AssessmentStatus.PENDING, is_safety=True, due_at__lte=now)
 
 
 class Assessment(models.Model):
@@ -261,9 +339,15 @@ class Assessment(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    missed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was recorded missed (its visit missed or closed, or not done).",
+    )
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
+    objects = AssessmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["visit", "definition__order"]
@@ -274,6 +358,13 @@ class Assessment(models.Model):
                 fields=["due_at"],
                 name="assess_overdue_scan_idx",
                 condition=Q(status="pending", is_safety=True, overdue_flagged_at__isnull=True),
+            ),
+            # Serves the missed-safety alert scan: safety items recorded missed lately (the scan
+            # reads missed_at on the row itself, never the audit history).
+            models.Index(
+                fields=["missed_at"],
+                name="assess_missed_alert_scan_idx",
+                condition=Q(status="missed", is_safety=True),
             ),
             # Serves the 48-hour escalation scan over items flagged but still without a result.
             models.Index(
@@ -286,6 +377,10 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visit} {self.definition.code}"
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """The row version of AssessmentQuerySet.overdue: keep the two in step."""
+        return self.status == AssessmentStatus.PENDING and self.is_safety and self.due_at <= now
 
     @property
     def late_by(self):

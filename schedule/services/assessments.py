@@ -81,6 +81,8 @@ def assessment_not_done(assessment: Assessment, *, reason: str, not_applicable: 
         AssessmentStatus.NOT_APPLICABLE if not_applicable else AssessmentStatus.MISSED
     )
     assessment.reason = reason.strip()[:200]
+    if assessment.status == AssessmentStatus.MISSED:
+        assessment.missed_at = timezone.now()
     assessment.recorded_by = by
     assessment.save()
     return assessment

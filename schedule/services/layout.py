@@ -124,10 +124,17 @@ def close_open_visits(
 
 
 def set_assessment_status(assessments, status: str, reason: str) -> None:
+    """Close assessments as missed or not applicable. Missed ones get missed_at, which the
+    missed-safety alert scan reads."""
     rows = list(assessments)
+    now = timezone.now()
     for a in rows:
         a.status = status
-    bulk_update_with_history(rows, Assessment, ["status"], default_change_reason=reason)
+        if status == AssessmentStatus.MISSED:
+            a.missed_at = now
+    bulk_update_with_history(
+        rows, Assessment, ["status", "missed_at"], default_change_reason=reason
+    )
 
 
 def mark_done(
