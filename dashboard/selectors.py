@@ -208,6 +208,7 @@ def participant_rows(
             infusion_count=infusion_count(),
             next_visit_id=Subquery(next_visit.values("pk")[:1]),
             next_visit_code=Subquery(next_visit.values("definition__code")[:1]),
+            next_visit_occurrence=Subquery(next_visit.values("occurrence")[:1]),
             next_target=Subquery(next_visit.values("target_date")[:1]),
             next_window_start=Subquery(next_visit.values("window_start")[:1]),
             next_window_end=Subquery(next_visit.values("window_end")[:1]),

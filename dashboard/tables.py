@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from dashboard.selectors import CLOSING_SOON_DAYS, phase_progress, study_day
-from schedule.models import AssessmentStatus, VisitStatus
+from schedule.models import AssessmentStatus, Visit, VisitStatus
 
 DATE = "%d %b %Y"
 # Dates and ids read badly when broken over lines.
@@ -60,6 +60,12 @@ def days_left_html(days: int | None):
 
 def _with_next(url: str, next_url: str | None) -> str:
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def _next_visit_code(record) -> str:
+    if record.next_visit_code is None:
+        return ""
+    return Visit.code_of(record.next_visit_code, record.next_visit_occurrence)
 
 
 def _participant_link(participant) -> str:
@@ -145,11 +151,11 @@ class ParticipantTable(BaseTable):
 
     def render_next_visit(self, record):
         return format_html(
-            "{} <small>{}</small>", record.next_visit_code, fmt_date(record.next_target)
+            "{} <small>{}</small>", _next_visit_code(record), fmt_date(record.next_target)
         )
 
     def value_next_visit(self, record):
-        return f"{record.next_visit_code} {fmt_date(record.next_target)}"
+        return f"{_next_visit_code(record)} {fmt_date(record.next_target)}"
 
     def render_window(self, record):
         return fmt_window(record.next_window_start, record.next_window_end)
@@ -223,13 +229,13 @@ class VisitTable(BaseTable):
         )
         return format_html(
             "<strong>{}</strong> {} <small>{}</small>",
-            record.definition.code,
+            record.code,
             record.definition.name,
             day,
         )
 
     def value_visit(self, record):
-        return record.definition.code
+        return record.code
 
     def render_target(self, record):
         return fmt_date(record.target_date)
@@ -255,7 +261,7 @@ class VisitTable(BaseTable):
 
     def render_action(self, record):
         url = _with_next(reverse("dashboard:visit_done", args=[record.pk]), self.next_url)
-        return format_html('<a class="button" href="{}">Record {}</a>', url, record.definition.code)
+        return format_html('<a class="button" href="{}">Record {}</a>', url, record.code)
 
 
 class OverdueSafetyTable(BaseTable):
@@ -285,6 +291,12 @@ class OverdueSafetyTable(BaseTable):
 
     def value_participant(self, record):
         return record.visit.participant.label
+
+    def render_visit(self, record):
+        return record.visit.code
+
+    def value_visit(self, record):
+        return record.visit.code
 
     def render_assessment(self, record):
         return format_html("<strong>{}</strong> {}", record.definition.code, record.definition.name)
@@ -531,6 +543,12 @@ class CalendarTable(BaseTable):
 
     def value_day(self, record):
         return (record.actual_date or record.target_date).isoformat()
+
+    def render_visit(self, record):
+        return record.code
+
+    def value_visit(self, record):
+        return record.code
 
     def render_participant(self, record):
         return _participant_link(record.participant)

@@ -481,7 +481,7 @@ def feed(request, key):
         event.add("dtstamp", now)
         event.add("dtstart", day)
         event.add("dtend", day + dt.timedelta(days=1))
-        event.add("summary", f"{visit.participant.label} {visit.definition.code}")
+        event.add("summary", f"{visit.participant.label} {visit.code}")
         event.add(
             "description",
             f"Window {fmt_window(visit.window_start, visit.window_end)} "

@@ -294,11 +294,15 @@ class Visit(models.Model):
     def window_opened(self, today: dt.date) -> bool:
         return self.window_start <= today
 
+    @staticmethod
+    def code_of(definition_code: str, occurrence: int) -> str:
+        """The visit code as shown everywhere: "APH #2" for a repeat, "UNS #3" for the third
+        (for rows read as values, e.g. an annotated next visit)."""
+        return f"{definition_code} #{occurrence}" if occurrence > 1 else definition_code
+
     @property
     def code(self) -> str:
-        """The visit code as shown everywhere: "APH #2" for a repeat, "UNS #3" for the third."""
-        suffix = f" #{self.occurrence}" if self.occurrence > 1 else ""
-        return f"{self.definition.code}{suffix}"
+        return Visit.code_of(self.definition.code, self.occurrence)
 
 
 class AssessmentStatus(models.TextChoices):
