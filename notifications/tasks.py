@@ -4,9 +4,11 @@ periodic jobs, records a heartbeat. The beat schedule is CELERY_BEAT_SCHEDULE in
 from celery import shared_task
 
 from notifications import services
+from notifications.services.outbox import SEND_OUTBOX_EMAIL_TASK
 
 
-@shared_task(ignore_result=True)
+# Named explicitly: the outbox enqueues it by this name, without importing this module.
+@shared_task(name=SEND_OUTBOX_EMAIL_TASK, ignore_result=True)
 def send_outbox_email(outbox_id: int) -> str:
     # Safe to run twice or late: the row is claimed first, so a second run finds nothing to do.
     return services.outbox_send(outbox_id)

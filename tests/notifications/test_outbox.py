@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications import services
 from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
+from notifications.services import delivery
 from participants.models import StaffRole
 from schedule.models import Assessment
 from tests.support import UTC, consent, local, make_user
@@ -269,7 +270,7 @@ def test_a_row_that_cannot_be_rendered_is_retried_then_failed_and_never_stalls_t
             raise KeyError("a template context that does not hold")
         return real(name, context)
 
-    monkeypatch.setattr(services, "render_email", broken)
+    monkeypatch.setattr(delivery, "render_email", broken)
 
     first = services.outbox_deliver_due(now=at)
 
@@ -287,7 +288,7 @@ def test_a_row_that_cannot_be_rendered_is_retried_then_failed_and_never_stalls_t
     assert row.status == OutboxStatus.FAILED and row.failed_at == at + dt.timedelta(minutes=1)
     assert second.safety_failed == 1 and second.problems() == {"safety_emails_failed": 1}
 
-    monkeypatch.setattr(services, "render_email", real)
+    monkeypatch.setattr(delivery, "render_email", real)
     services.outbox_resend(OutboxEmail.objects.filter(pk=row.pk), now=at + dt.timedelta(hours=1))
     row.refresh_from_db()
     assert row.failed_at is None
@@ -310,7 +311,7 @@ def test_an_unexpected_error_outside_the_row_is_logged_and_the_loop_goes_on(
             raise RuntimeError("boom")
         return real(pk, now=now)
 
-    monkeypatch.setattr(services, "outbox_claim", claim)
+    monkeypatch.setattr(delivery, "outbox_claim", claim)
     result = services.outbox_deliver_due(now=at)
     assert result.counts == {"error": 1, "sent": 1}
     assert len(mailoutbox) == 1 and "going on with the next row" in caplog.text

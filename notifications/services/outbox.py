@@ -1,0 +1,88 @@
+"""Putting rows in the outbox: create one (once per dedup key), ask a worker to send it, or put
+rows back in the queue (the admin's resend).
+
+The worker is asked by task NAME through the Celery app's registry (notifications/apps.py imports
+the tasks module at start-up, so the task is registered in every process), never by importing
+notifications.tasks: tasks import these services, and this package imports nothing of tasks.
+"""
+
+import datetime as dt
+import logging
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from notifications.models import OutboxEmail, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+# The name notifications.tasks.send_outbox_email is registered under (it is declared with it).
+SEND_OUTBOX_EMAIL_TASK = "notifications.tasks.send_outbox_email"
+
+
+def enqueue_send(pk: int) -> None:
+    """Ask a worker to send one row now. A broker outage loses nothing: the row stays pending in
+    the database and the every-minute deliver_outbox job sends it."""
+    try:
+        # .delay() on the registered task, as before: honours CELERY_TASK_ALWAYS_EAGER and the
+        # task's own options, which app.send_task would not.
+        current_app.tasks[SEND_OUTBOX_EMAIL_TASK].delay(pk)
+    except Exception as exc:  # kombu raises several types when the broker is unreachable
+        log.warning("Outbox row %s not enqueued (%s); deliver_outbox will send it.", pk, exc)
+
+
+def outbox_add(
+    *,
+    dedup_key: str,
+    recipient,
+    kind: str,
+    send_after: dt.datetime,
+    now: dt.datetime,
+    subject: str = "",
+    participant_id: int | None = None,
+    visit_id: int | None = None,
+    assessment_id: int | None = None,
+    about_date: dt.date | None = None,
+    context: dict | None = None,
+) -> tuple[OutboxEmail, bool]:
+    """Create the row for `dedup_key` unless it exists. Returns (row, created)."""
+    row, created = OutboxEmail.objects.get_or_create(
+        dedup_key=dedup_key,
+        defaults={
+            "recipient": recipient,
+            "to_email": recipient.email,
+            "kind": kind,
+            "subject": subject[:250],
+            "send_after": send_after,
+            "participant_id": participant_id,
+            "visit_id": visit_id,
+            "assessment_id": assessment_id,
+            "about_date": about_date,
+            "context": context or {},
+        },
+    )
+    if created and send_after <= now:
+        # After commit: a worker must not look for a row that is not committed yet.
+        transaction.on_commit(lambda: enqueue_send(row.pk))
+    return row, created
+
+
+def outbox_resend(rows: QuerySet[OutboxEmail], *, now: dt.datetime | None = None) -> int:
+    """Put rows back in the queue (the admin's resend action): pending, due now, attempts reset."""
+    now = now or timezone.now()
+    ids = list(rows.values_list("pk", flat=True))
+    count = OutboxEmail.objects.filter(pk__in=ids).update(
+        status=OutboxStatus.PENDING,
+        send_after=now,
+        claimed_at=None,
+        claim_token=None,
+        attempts=0,
+        last_error="",
+        cancelled_reason="",
+        failed_at=None,
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: enqueue_send(pk))
+    return count

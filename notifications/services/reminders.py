@@ -1,0 +1,306 @@
+"""Visit reminders: the hourly scan that creates today's reminder rows (one digest per
+coordinator per day, or one email per item) and cancels stale ones, and what a reminder row says
+when it is sent.
+
+Recomputed from the stored visit dates on every run and again at send time, so a visit moved,
+done or closed since a row was created has the row cancelled with the reason.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import selectors
+from notifications.models import REMINDER_KINDS, OutboxEmail, OutboxKind, OutboxStatus
+from notifications.services.emails import participant_url, render_email
+from notifications.services.outbox import outbox_add
+from participants.models import ReminderMode, Site, StaffRole, Status
+from schedule.models import Visit, VisitStatus
+from schedule.windows import local_time_on
+
+
+@dataclass
+class ReminderScanResult:
+    created: int = 0
+    digest_items_added: int = 0
+    cancelled: int = 0
+    cancelled_reasons: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.created} reminder email(s) queued, {self.digest_items_added} item(s) added "
+            f"to digests, {self.cancelled} cancelled"
+        )
+
+
+def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
+    """Create today's reminder rows (each held until REMINDER_HOUR site time) and cancel stale ones.
+
+    Recomputed from the stored visit dates on every run (hourly), so a visit moved, done or
+    closed since the last run has its pending reminders cancelled and new ones created.
+    """
+    now = now or timezone.now()
+    result = ReminderScanResult()
+    _cancel_stale_reminders(now, result)
+    wanted, users = _wanted_reminders(now)
+    for user_id, by_day in wanted.items():
+        user = users[user_id]
+        for day, entries in by_day.items():
+            if user.staff_profile.reminder_mode == ReminderMode.PER_ITEM:
+                for item, visit, send_after in entries:
+                    _add_per_item(user, item, visit, day, send_after, now, result)
+            else:
+                _add_to_digest(user, entries, day, now, result)
+    return result
+
+
+def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
+    """Re-validate a reminder row at send time: (why it is cancelled, {}) or (None, context)."""
+    items = _row_items(row)
+    visits = _visits_by_id(i["visit"] for i in items)
+    views, problems = [], []
+    for item in items:
+        problem = _item_problem(item, visits.get(item["visit"]), now)
+        if problem:
+            problems.append(problem)
+        else:
+            views.append(_item_view(item, visits[item["visit"]]))
+    if not views:
+        return "; ".join(problems), {}
+    if row.kind == OutboxKind.REMINDER_DIGEST:
+        return None, {"items": views, "day": dt.date.fromisoformat(row.context["day"])}
+    return None, {"item": views[0]}
+
+
+# --- What is due ---------------------------------------------------------------------------------
+
+
+def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
+    """({user id: {local day: [(item, visit, send_after)]}}, {user id: user}): the reminders due
+    today, site-local, for each site's coordinators."""
+    days_before = sorted(set(settings.REMINDER_DAYS_BEFORE))
+    today_of_site = {s.pk: now.astimezone(s.tz).date() for s in Site.objects.all()}
+    target_dates = {d + dt.timedelta(days=n) for d in today_of_site.values() for n in days_before}
+    window_ends = {d + dt.timedelta(days=1) for d in today_of_site.values()}
+    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+
+    wanted: dict = defaultdict(lambda: defaultdict(list))
+    users = {}
+    for visit in selectors.visits_for_reminders(target_dates, window_ends):
+        site = visit.participant.site
+        today = today_of_site[site.pk]
+        send_after = local_time_on(today, settings.REMINDER_HOUR, site.tz)
+        for item in _reminder_items(visit, today, days_before):
+            for user in coordinators.get(site.pk, []):
+                users[user.pk] = user
+                wanted[user.pk][today].append((item, visit, send_after))
+    return wanted, users
+
+
+def _reminder_items(visit: Visit, today: dt.date, days_before: list[int]) -> list[dict]:
+    """The reminders due today (site-local) for one visit."""
+    items = [
+        {
+            "kind": OutboxKind.VISIT_DUE.value,
+            "visit": visit.pk,
+            "date": str(visit.target_date),
+            "days": n,
+        }
+        for n in days_before
+        if visit.target_date == today + dt.timedelta(days=n)
+    ]
+    tomorrow = today + dt.timedelta(days=1)
+    # The "window closes tomorrow" reminder says nothing new when a "visit tomorrow" reminder for
+    # the same visit goes out the same day (windows of 0 days after the target, e.g. INF1).
+    if visit.window_end == tomorrow and not any(i["days"] == 1 for i in items):
+        items.append(
+            {
+                "kind": OutboxKind.WINDOW_CLOSES.value,
+                "visit": visit.pk,
+                "date": str(visit.window_end),
+                "days": None,
+            }
+        )
+    return items
+
+
+def _item_key(item: dict) -> str:
+    return f"{item['kind']}:{item['visit']}:{item['date']}:{item.get('days')}"
+
+
+def _item_dedup_key(item: dict, user_id: int) -> str:
+    # Visit id + kind + the date it is about: a moved visit gets a new row.
+    return f"reminder:{item['kind']}:v{item['visit']}:{item['date']}:d{item.get('days')}:u{user_id}"
+
+
+# --- Still valid? --------------------------------------------------------------------------------
+
+
+def _item_problem(item: dict, visit: Visit | None, now: dt.datetime) -> str | None:
+    """Why a reminder item should no longer be sent, or None when it still holds."""
+    if visit is None:
+        return "the visit no longer exists"
+    code = f"{visit.participant.label} {visit.code}"
+    if visit.status != VisitStatus.SCHEDULED:
+        return f"{code} is {visit.get_status_display().lower()}"
+    if visit.participant.status == Status.LOST_TO_FOLLOW_UP:
+        return f"{visit.participant.label} is lost to follow-up"
+    about = dt.date.fromisoformat(item["date"])
+    if item["kind"] == OutboxKind.VISIT_DUE and visit.target_date != about:
+        return f"{code} moved to {visit.target_date:%d %b %Y}"
+    if item["kind"] == OutboxKind.WINDOW_CLOSES and visit.window_end != about:
+        return f"{code}'s window now ends {visit.window_end:%d %b %Y}"
+    if now.astimezone(visit.participant.site.tz).date() > about:
+        return f"{about:%d %b %Y} has passed"
+    return None
+
+
+def _visits_by_id(ids) -> dict[int, Visit]:
+    return {
+        v.pk: v
+        for v in Visit.objects.filter(pk__in=set(ids)).select_related(
+            "participant__site", "definition"
+        )
+    }
+
+
+def _row_items(row: OutboxEmail) -> list[dict]:
+    if row.kind == OutboxKind.REMINDER_DIGEST:
+        return list(row.context.get("items", []))
+    return [row.context["item"]]
+
+
+def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult) -> None:
+    """Re-check every pending, unclaimed reminder row against the stored visit dates."""
+    rows = list(
+        OutboxEmail.objects.filter(
+            status=OutboxStatus.PENDING, kind__in=REMINDER_KINDS, claimed_at__isnull=True
+        )
+    )
+    visits = _visits_by_id(i["visit"] for row in rows for i in _row_items(row))
+    for row in rows:
+        items = _row_items(row)
+        problems = [_item_problem(i, visits.get(i["visit"]), now) for i in items]
+        valid = [i for i, p in zip(items, problems, strict=True) if p is None]
+        if len(valid) == len(items):
+            continue
+        # Conditional on the row being unclaimed: a worker may be sending it right now.
+        unclaimed = OutboxEmail.objects.filter(
+            pk=row.pk, status=OutboxStatus.PENDING, claimed_at__isnull=True
+        )
+        if valid:
+            unclaimed.update(context={**row.context, "items": valid})
+        elif unclaimed.update(
+            status=OutboxStatus.CANCELLED, cancelled_reason="; ".join(filter(None, problems))[:250]
+        ):
+            result.cancelled += 1
+            result.cancelled_reasons.extend(filter(None, problems))
+
+
+# --- What an email says --------------------------------------------------------------------------
+
+
+def _item_view(item: dict, visit: Visit) -> dict:
+    """What a reminder template shows: study ids and visit codes only ("APH #2" for a repeat)."""
+    return {
+        "kind": item["kind"],
+        "days": item.get("days"),
+        "participant": visit.participant.label,
+        "site": visit.participant.site.code,
+        "visit_code": visit.code,
+        "visit_name": visit.definition.name,
+        "target_date": visit.target_date,
+        "window_start": visit.window_start,
+        "window_end": visit.window_end,
+        "url": participant_url(visit.participant_id),
+    }
+
+
+def _reminder_subject(items: list[dict], visits: dict[int, Visit], day: dt.date) -> str:
+    if len(items) == 1:
+        item = items[0]
+        visit = visits[item["visit"]]
+        return render_email("reminder", {"item": _item_view(item, visit)})[0]
+    return f"SLE-001 reminders for {day:%a %d %b %Y}: {len(items)} visits"
+
+
+# --- Creating rows -------------------------------------------------------------------------------
+
+
+def _add_per_item(user, item, visit, day, send_after, now, result) -> None:
+    _, created = outbox_add(
+        dedup_key=_item_dedup_key(item, user.pk),
+        recipient=user,
+        kind=item["kind"],
+        send_after=send_after,
+        now=now,
+        subject=_reminder_subject([item], {visit.pk: visit}, day),
+        participant_id=visit.participant_id,
+        visit_id=visit.pk,
+        about_date=dt.date.fromisoformat(item["date"]),
+        context={"item": item},
+    )
+    result.created += created
+
+
+def _add_to_digest(user, entries, day, now, result) -> None:
+    """Put today's items into the user's digest for `day`; items found after the digest was
+    claimed or sent go out one per email instead (a late item is still worth telling)."""
+    items = [item for item, _, _ in entries]
+    visits = {visit.pk: visit for _, visit, _ in entries}
+    send_after = min(s for _, _, s in entries)
+    first_visit = entries[0][1]
+    with transaction.atomic():
+        row, created = outbox_add(
+            dedup_key=f"digest:{user.pk}:{day}",
+            recipient=user,
+            kind=OutboxKind.REMINDER_DIGEST,
+            send_after=send_after,
+            now=now,
+            subject=_reminder_subject(items, visits, day),
+            participant_id=first_visit.participant_id if len(entries) == 1 else None,
+            visit_id=first_visit.pk if len(entries) == 1 else None,
+            about_date=day,
+            context={"items": items, "day": str(day)},
+        )
+        if created:
+            result.created += 1
+            return
+        late = _merge_into_digest(row, entries, day, send_after, result)
+    for item, visit, _ in late:
+        _add_per_item(user, item, visit, day, now, now, result)
+
+
+def _merge_into_digest(row, entries, day, send_after, result) -> list:
+    """Add the entries the existing digest `row` does not hold yet; returns those that came too
+    late (the digest is claimed or sent), to be sent one per email. Inside the caller's
+    transaction."""
+    # Lock the digest so two scans merging at once do not overwrite each other's items
+    # (PostgreSQL; SQLite's IMMEDIATE transactions already run one writer at a time).
+    row = OutboxEmail.objects.select_for_update().get(pk=row.pk)
+    known = {_item_key(i) for i in row.context.get("items", [])}
+    known |= set(row.context.get("late", []))
+    new = [e for e in entries if _item_key(e[0]) not in known]
+    if not new:
+        return []
+    merged = row.context.get("items", []) + [item for item, _, _ in new]
+    all_visits = _visits_by_id(i["visit"] for i in merged)
+    # Conditional on no claim: once a worker holds the digest, its items are fixed.
+    merged_ok = OutboxEmail.objects.filter(
+        pk=row.pk, status=OutboxStatus.PENDING, claimed_at__isnull=True
+    ).update(
+        context={**row.context, "items": merged},
+        subject=_reminder_subject(merged, all_visits, day)[:250],
+        send_after=min(row.send_after, send_after),
+    )
+    if merged_ok:
+        result.digest_items_added += len(new)
+        return []
+    OutboxEmail.objects.filter(pk=row.pk).update(
+        context={**row.context, "late": sorted(known | {_item_key(e[0]) for e in new})}
+    )
+    return new

@@ -1,0 +1,387 @@
+"""Safety alerts: the overdue scan (every 15 minutes) flags safety assessments past due with no
+result, escalates old flags, and alerts of safety items recorded as missed; and what a safety
+row says when it is sent.
+
+Who counts as overdue or missed is decided in one place each: _overdue_to_flag and
+_overdue_to_escalate (the scan's queries, on notifications.selectors) and _still_overdue at send
+time; _missed_to_alert and _still_missed likewise.
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from notifications import selectors
+from notifications.models import MissedSafetyAlert, OutboxEmail, OutboxKind
+from notifications.services.emails import admin_url, participant_url
+from notifications.services.outbox import outbox_add
+from participants.models import StaffRole
+from schedule.models import Assessment, AssessmentStatus, Visit
+
+log = logging.getLogger(__name__)
+
+# The key of the PostgreSQL advisory lock that makes overdue scans run one at a time (any
+# constant no other code uses; "SLE-001", then 1 for this scan).
+OVERDUE_SCAN_LOCK = 5_100_101
+
+# What every scan query loads with each assessment: the visit label ("APH #2") and the site.
+_RELATED = ("visit__participant__site", "visit__definition", "definition")
+
+
+@dataclass
+class OverdueScanResult:
+    flagged: int = 0
+    escalated: int = 0
+    missed: int = 0
+    emails: int = 0
+    # Items left unflagged / unescalated / unalerted because nobody could be emailed: the next
+    # scan tries again, and the staff banner and /healthz show the count meanwhile.
+    nobody_to_alert: int = 0
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.flagged} safety assessment(s) flagged overdue, {self.escalated} escalated, "
+            f"{self.missed} missed alerted, {self.emails} email(s) queued"
+        )
+        if self.nobody_to_alert:
+            text += f", {self.nobody_to_alert} with nobody to alert"
+        return text
+
+    def problems(self) -> dict:
+        return {"nobody_to_alert": self.nobody_to_alert}
+
+
+@transaction.atomic
+def overdue_scan(*, now: dt.datetime | None = None) -> OverdueScanResult:
+    """Flag safety assessments past due with no result (once each) and email the site's
+    coordinators and investigators and the medical monitors; escalate to the study managers and
+    medical monitors those still without a result OVERDUE_ESCALATION_HOURS after the flag; and
+    alert the same site people, once per visit, of safety assessments recorded as missed (a
+    missing safety item is an important protocol deviation, PROTOCOL.md).
+
+    One indexed query per step over stored due times, never a loop over participants. A result
+    recorded later takes the row out of both scans; overdue_flagged_at stays, so how late the
+    result was remains known (Assessment.late_by). An item nobody can be emailed about is left
+    unflagged (unescalated, unalerted) so the next scan tries again, and counted (banner).
+
+    Participants lost to follow-up are alerted about like everyone else (selectors).
+    A visit marked missed after its items were flagged: the pending overdue emails are cancelled
+    at send time and escalation no longer applies (the items are not pending), but the missed
+    alert below covers the items.
+    """
+    now = now or timezone.now()
+    _serialise_scan()
+    result = OverdueScanResult()
+    recipients = _Recipients()
+    _flag_overdue(now, recipients, result)
+    _escalate_overdue(now, recipients, result)
+    _alert_missed(now, recipients, result)
+    return result
+
+
+def safety_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
+    """Re-validate a safety row at send time: (why it is cancelled, {}) or (None, context)."""
+    assessments = list(
+        Assessment.objects.filter(pk__in=row.context.get("assessments", []))
+        .select_related("definition", "visit__definition", "visit__participant__site")
+        .order_by("definition__order")
+    )
+    problem, still = _still_alerting(row, assessments)
+    if problem:
+        return problem, {}
+    return None, _safety_view(still, now)
+
+
+# --- Who is overdue, who missed (the one place each is decided) ---------------------------------
+
+
+def _overdue_to_flag(now: dt.datetime) -> list[Assessment]:
+    """Safety assessments past due with no result, not flagged yet."""
+    return list(selectors.assessments_to_flag(now).select_related(*_RELATED).order_by("due_at"))
+
+
+def _overdue_to_escalate(now: dt.datetime) -> list[Assessment]:
+    """Flagged assessments still without a result OVERDUE_ESCALATION_HOURS after the flag."""
+    cutoff = now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
+    return list(
+        selectors.assessments_to_escalate(cutoff)
+        .select_related(*_RELATED)
+        .order_by("overdue_flagged_at")
+    )
+
+
+def _missed_to_alert(now: dt.datetime) -> list[Assessment]:
+    """Safety assessments recorded as missed lately and not alerted about yet."""
+    return list(
+        selectors.missed_safety_to_alert(now)
+        .select_related(*_RELATED)
+        .order_by("visit_id", "definition__order")
+    )
+
+
+def _still_overdue(assessments: list[Assessment], due_at: str | None) -> list[Assessment]:
+    """At send time: the items of an overdue or escalation email that are still overdue (no
+    result, and still due when the email was made)."""
+    return [
+        a
+        for a in assessments
+        if a.status == AssessmentStatus.PENDING and a.due_at.isoformat() == due_at
+    ]
+
+
+def _still_missed(assessments: list[Assessment]) -> list[Assessment]:
+    """At send time: the items of a missed-safety email still recorded as missed."""
+    return [a for a in assessments if a.status == AssessmentStatus.MISSED]
+
+
+# --- The scan's three steps ----------------------------------------------------------------------
+
+
+def _serialise_scan() -> None:
+    """Make concurrent overdue scans run one after the other, inside the scan's transaction.
+
+    Row locks with SKIP LOCKED are not enough: two scans could each take part of one visit's
+    items, and the second scan's email for the visit has the same dedup key as the first's, so
+    its items would be flagged but named in no email. PostgreSQL: a transaction-level advisory
+    lock, released at commit; the second scan then sees the first one's flags. SQLite: the scan's
+    transaction is BEGIN IMMEDIATE (settings), which already lets one writer in at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OVERDUE_SCAN_LOCK])
+
+
+def _flag_overdue(now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult) -> None:
+    flag_ids = []
+    for (visit_id, due_at), group in _group_by_visit(_overdue_to_flag(now)).items():
+        visit = group[0].visit
+        people = recipients.for_site(visit, "overdue")
+        if not people:
+            _nobody(group, "overdue", result)
+            continue
+        flag_ids += [a.pk for a in group]
+        _safety_emails(
+            OutboxKind.SAFETY_OVERDUE,
+            group,
+            people,
+            f"overdue:v{visit_id}:{due_at.isoformat()}",
+            _about(visit, len(group), "overdue"),
+            now,
+            result,
+        )
+    # Conditional on no flag yet: harmless now that scans are serialised, and keeps a flag time.
+    result.flagged = Assessment.objects.filter(
+        pk__in=flag_ids, overdue_flagged_at__isnull=True
+    ).update(overdue_flagged_at=now)
+
+
+def _escalate_overdue(
+    now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult
+) -> None:
+    escalate_ids = []
+    for (visit_id, due_at), group in _group_by_visit(_overdue_to_escalate(now)).items():
+        visit = group[0].visit
+        people = recipients.for_escalation(visit)
+        if not people:
+            _nobody(group, "to escalate", result)
+            continue
+        escalate_ids += [a.pk for a in group]
+        _safety_emails(
+            OutboxKind.SAFETY_ESCALATION,
+            group,
+            people,
+            f"escalation:v{visit_id}:{due_at.isoformat()}",
+            _about(visit, len(group), "overdue"),
+            now,
+            result,
+        )
+    result.escalated = Assessment.objects.filter(
+        pk__in=escalate_ids, escalated_at__isnull=True
+    ).update(escalated_at=now)
+
+
+def _alert_missed(now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult) -> None:
+    alerted = []
+    missed = _missed_to_alert(now)
+    for (visit_id, _), group in _group_by_visit(missed, by_due_time=False).items():
+        visit = group[0].visit
+        people = recipients.for_site(visit, "missed-safety")
+        if not people:
+            _nobody(group, "missed", result)
+            continue
+        alerted += [MissedSafetyAlert(assessment=a, alerted_at=now) for a in group]
+        # One email per visit and person for the items missed together (a visit marked missed);
+        # an item of the same visit recorded not done later gets an email of its own.
+        _safety_emails(
+            OutboxKind.SAFETY_MISSED,
+            group,
+            people,
+            f"missed:v{visit_id}:a{min(a.pk for a in group)}",
+            _about(visit, len(group), "MISSED (important deviation)"),
+            now,
+            result,
+        )
+    MissedSafetyAlert.objects.bulk_create(alerted, ignore_conflicts=True)
+    result.missed = len(alerted)
+
+
+def _group_by_visit(assessments, *, by_due_time=True) -> dict:
+    groups = defaultdict(list)
+    for a in assessments:
+        groups[(a.visit_id, a.due_at if by_due_time else None)].append(a)
+    return groups
+
+
+def _nobody(group, what: str, result: OverdueScanResult) -> None:
+    visit = group[0].visit
+    result.nobody_to_alert += len(group)
+    log.error(
+        "%s %s: %s safety item(s) %s and NOBODY can be emailed (no active staff with an email "
+        "address); left for the next scan.",
+        visit.participant.label,
+        visit.code,
+        len(group),
+        what,
+    )
+
+
+def _safety_emails(kind, group, recipients, dedup_key, subject, now, result) -> None:
+    first = group[0]
+    visit = first.visit
+    context = {"assessments": [a.pk for a in group], "due_at": first.due_at.isoformat()}
+    for user in recipients:
+        _, created = outbox_add(
+            dedup_key=f"{dedup_key}:u{user.pk}",
+            recipient=user,
+            kind=kind,
+            send_after=now,
+            now=now,
+            subject=subject,
+            participant_id=visit.participant_id,
+            visit_id=visit.pk,
+            assessment_id=first.pk if len(group) == 1 else None,
+            context=context,
+        )
+        result.emails += created
+
+
+def _about(visit: Visit, count: int, what: str) -> str:
+    return f"SLE-001 {visit.participant.label} {visit.code}: {count} safety assessment(s) {what}"
+
+
+# --- Recipients ----------------------------------------------------------------------------------
+
+
+class _Recipients:
+    """Who is told of a site's safety problems, each list read once per scan and only if needed.
+
+    Site alerts (overdue, missed): the site's coordinators and investigators, and the medical
+    monitors (all sites). A site with no coordinator or investigator who can be emailed falls
+    back to the study managers (logged as an error: the site's own staff must be told).
+    Escalations: the study managers and the medical monitors.
+    """
+
+    def __init__(self):
+        self._cache = {}
+
+    def _get(self, name, load):
+        if name not in self._cache:
+            self._cache[name] = load()
+        return self._cache[name]
+
+    def coordinators(self, site_id):
+        return self._get("coord", lambda: selectors.staff_by_site(StaffRole.COORDINATOR)).get(
+            site_id, []
+        )
+
+    def investigators(self, site_id):
+        return self._get("inv", lambda: selectors.staff_by_site(StaffRole.INVESTIGATOR)).get(
+            site_id, []
+        )
+
+    def managers(self):
+        return self._get("managers", selectors.study_managers)
+
+    def monitors(self):
+        return self._get("monitors", selectors.medical_monitors)
+
+    def for_site(self, visit: Visit, what: str) -> list:
+        site_staff = _unique(
+            self.coordinators(visit.participant.site_id),
+            self.investigators(visit.participant.site_id),
+        )
+        if site_staff:
+            return _unique(site_staff, self.monitors())
+        log.error(
+            "%s %s: site %s has no active coordinator or investigator with an email address; "
+            "the %s alert goes to the study managers and medical monitors instead.",
+            visit.participant.label,
+            visit.code,
+            visit.participant.site.code,
+            what,
+        )
+        return _unique(self.managers(), self.monitors())
+
+    def for_escalation(self, visit: Visit) -> list:
+        if not self.managers():
+            log.error(
+                "%s %s: no active study manager with an email address to escalate to.",
+                visit.participant.label,
+                visit.code,
+            )
+        return _unique(self.managers(), self.monitors())
+
+
+def _unique(*groups) -> list:
+    seen, result = set(), []
+    for group in groups:
+        for user in group:
+            if user.pk not in seen:
+                seen.add(user.pk)
+                result.append(user)
+    return result
+
+
+# --- What an email says --------------------------------------------------------------------------
+
+
+def _still_alerting(row: OutboxEmail, assessments: list) -> tuple[str | None, list]:
+    """(why the row no longer holds, []) or (None, the assessments it still alerts of)."""
+    if row.kind == OutboxKind.SAFETY_MISSED:
+        still = _still_missed(assessments)
+        if not still:
+            return "the assessments are no longer recorded as missed", []
+    else:
+        still = _still_overdue(assessments, row.context.get("due_at"))
+    if still:
+        return None, still
+    if assessments and len(_still_missed(assessments)) == len(assessments):
+        return "the visit was recorded as missed: the missed-safety alert replaces this", []
+    return "results recorded, or the assessments were moved or closed", []
+
+
+def _safety_view(still: list[Assessment], now: dt.datetime) -> dict:
+    """What a safety template shows. The visit is labelled by Visit.code ("APH #2" for a repeat
+    leukapheresis); each assessment by its own definition's code ("CBC")."""
+    visit = still[0].visit
+    tz = visit.participant.site.tz
+    flagged = still[0].overdue_flagged_at
+    return {
+        "participant": visit.participant.label,
+        "site": visit.participant.site.code,
+        "visit_code": visit.code,
+        "visit_name": visit.definition.name,
+        "assessments": [{"code": a.definition.code, "name": a.definition.name} for a in still],
+        # Formatted here: the template engine would show aware datetimes in UTC.
+        "due_at": f"{still[0].due_at.astimezone(tz):%a %d %b %Y %H:%M %Z}",
+        "flagged_at": f"{flagged.astimezone(tz):%a %d %b %Y %H:%M %Z}" if flagged else "",
+        "hours_overdue": int((now - still[0].due_at).total_seconds() // 3600),
+        "escalation_hours": settings.OVERDUE_ESCALATION_HOURS,
+        "url": participant_url(visit.participant_id),
+        "admin_url": admin_url("admin:schedule_visit_change", visit.pk),
+    }
