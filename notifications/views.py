@@ -1,3 +1,4 @@
+from celery import current_app
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
@@ -18,10 +19,9 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    from sle001.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        # The project's Celery app (sle001.celery), without this app importing the project.
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=3)
         return {"ok": True, "transport": conn.transport_cls}
     except Exception as exc:  # kombu/redis raise several types; no URL (it may hold a password)
