@@ -15,7 +15,7 @@ from notifications.models import (
     OutboxStatus,
 )
 from participants.models import StaffRole, Status
-from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
+from schedule.models import Assessment, AssessmentStatus, Visit
 
 
 def _staff(role: str) -> QuerySet:
@@ -53,7 +53,7 @@ def visits_for_reminders(target_dates: set[dt.date], window_ends: set[dt.date]) 
     participants lost to follow-up stay scheduled (for a reinstatement) but are not reminded.
     """
     return (
-        Visit.objects.filter(status=VisitStatus.SCHEDULED)
+        Visit.objects.open()
         .filter(Q(target_date__in=target_dates) | Q(window_end__in=window_ends))
         .exclude(participant__status=Status.LOST_TO_FOLLOW_UP)
         .select_related("participant__site", "definition")

@@ -26,7 +26,6 @@ from schedule.models import (
     CLOSING_SOON_DAYS,
     Anchor,
     Assessment,
-    AssessmentStatus,
     Visit,
     VisitKind,
     VisitStatus,
@@ -195,7 +194,7 @@ def _at(day: dt.date, hour: int, site: Site) -> dt.datetime:
 
 
 def _record_results(visit: Visit, story: Story, at: dt.datetime, by, *, pre_dose=None) -> None:
-    pending = visit.assessments.select_related("definition").filter(status=AssessmentStatus.PENDING)
+    pending = visit.assessments.select_related("definition").pending()
     if pre_dose is not None:
         pending = pending.filter(definition__pre_dose=pre_dose)
     for a in pending:

@@ -106,12 +106,19 @@ def make_consented(protocol, site, coordinator):
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
     """On SQLite the test database is a FILE, not Django's usual in-memory one, so that a Celery
-    worker subprocess (tests/notifications/test_worker.py) can share it with the tests."""
+    worker subprocess (tests/notifications/test_worker.py) can share it with the tests. On
+    PostgreSQL each run gets databases of its own."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
+    test = db.setdefault("TEST", {})
     if db["ENGINE"].endswith("sqlite3"):
-        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+        test["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    else:
+        # A name of this run's own (the xdist worker suffix kept): two runs at once on one
+        # server (a developer's and CI's) would otherwise drop each other's test_sle001_gw0.
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or str(os.getpid())
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{run}"
 
 
 @pytest.fixture

@@ -181,7 +181,7 @@ def infusion_record(visit: Visit, *, actual_date, started_at, dose, lot, by) -> 
         definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
         definition__order__lt=visit.definition.order,
     ).select_related("definition")
-    still_open = earlier.filter(status=VisitStatus.SCHEDULED).order_by("definition__order").first()
+    still_open = earlier.open().order_by("definition__order").first()
     if still_open is not None:
         raise ValidationError(
             f"Record {still_open.definition.code} (given or missed) before {visit.definition.code}."

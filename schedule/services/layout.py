@@ -102,7 +102,8 @@ def close_open_visits(
     missed, not made unnecessary: it is recorded as missed so the deviation stays visible.
     """
     visits = list(
-        participant.visits.filter(status=VisitStatus.SCHEDULED, **filters)
+        participant.visits.open()
+        .filter(**filters)
         .exclude(pk__in=exclude_ids)
         .select_related("definition")
     )
@@ -113,7 +114,7 @@ def close_open_visits(
         (closed, VisitStatus.NOT_APPLICABLE, AssessmentStatus.NOT_APPLICABLE, reason),
     ):
         set_assessment_status(
-            Assessment.objects.filter(visit__in=group, status=AssessmentStatus.PENDING),
+            Assessment.objects.pending().filter(visit__in=group),
             assessment_status,
             why,
         )

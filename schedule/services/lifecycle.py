@@ -145,7 +145,7 @@ def participant_manufacturing_fail(
     schedule.save()
     protocol = schedule.protocol
     definition = definition_of_kind(protocol, VisitKind.APHERESIS)
-    if not participant.visits.filter(definition=definition, status=VisitStatus.SCHEDULED).exists():
+    if not participant.visits.open().filter(definition=definition).exists():
         occurrence = participant.visits.filter(definition=definition).count() + 1
         # The repeat collection is due as soon as possible: its window opens on the failure date.
         lay_out(
@@ -174,7 +174,7 @@ def participant_withdraw(
     kept = _safety_follow_up_visits(participant, on) if safety_follow_up_continues else []
     close_open_visits(participant, "Participant withdrew.", on=on, exclude_ids=kept)
     set_assessment_status(
-        Assessment.objects.filter(visit__in=kept, status=AssessmentStatus.PENDING, is_safety=False),
+        Assessment.objects.pending().filter(visit__in=kept, is_safety=False),
         AssessmentStatus.NOT_APPLICABLE,
         "Withdrawn: safety follow-up only.",
     )

@@ -191,7 +191,7 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
     visit.recorded_at = timezone.now()
     visit.save()
     set_assessment_status(
-        visit.assessments.filter(status=AssessmentStatus.PENDING),
+        visit.assessments.pending(),
         AssessmentStatus.MISSED,
         "visit missed",
     )
