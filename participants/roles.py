@@ -43,8 +43,17 @@ RECORDING = {
     },
     "schedule": {
         "view change": ("visit", "assessment", "participantschedule"),
-        "view": ("reanchor", "protocolversion", "visitdefinition", "assessmentdefinition"),
+        "view": (
+            "reanchor",
+            "protocolversion",
+            "visitdefinition",
+            "assessmentdefinition",
+            "infusionhold",
+            "predoseoverride",
+        ),
         NOTHING: (
+            "historicalinfusionhold",
+            "historicalpredoseoverride",
             "historicalprotocolversion",
             "historicalvisitdefinition",
             "historicalassessmentdefinition",
@@ -52,6 +61,11 @@ RECORDING = {
             "historicalvisit",
             "historicalassessment",
         ),
+    },
+    # Safety events are recorded on the dashboard through safety.services; the admin shows them.
+    "safety": {
+        "view": ("adverseevent", "grading", "labresult"),
+        NOTHING: ("historicaladverseevent", "historicallabresult"),
     },
     # Coordinators read their reminders by email and on the dashboard, not in the admin.
     "notifications": {NOTHING: ("outboxemail", "missedsafetyalert", "jobheartbeat")},
@@ -90,7 +104,20 @@ READ_ALL = {
             "historicalparticipantschedule",
             "historicalvisit",
             "historicalassessment",
+            "infusionhold",
+            "predoseoverride",
+            "historicalinfusionhold",
+            "historicalpredoseoverride",
         ),
+    },
+    "safety": {
+        "view": (
+            "adverseevent",
+            "grading",
+            "labresult",
+            "historicaladverseevent",
+            "historicallabresult",
+        )
     },
     "notifications": {"view": ("outboxemail", "missedsafetyalert", "jobheartbeat")},
     "dashboard": {"view": ("calendarfeedtoken",)},
