@@ -1,3 +1,4 @@
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -16,6 +17,18 @@ def validate_time_zone(value: str) -> None:
         ) from None
 
 
+def validate_holidays(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError('Give a list of dates, e.g. ["2026-12-25", "2027-01-01"].')
+    for day in value:
+        try:
+            dt.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"“{day}” is not a date. Write each holiday as YYYY-MM-DD, e.g. 2026-12-25."
+            ) from None
+
+
 class Site(models.Model):
     SITE_PATH = "pk"  # how participants.access reaches the site
 
@@ -31,6 +44,17 @@ class Site(models.Model):
         help_text="IANA time zone, e.g. America/New_York. Visit dates and 08:00 reminders use it.",
     )
     enrollment_target = models.PositiveIntegerField(default=10)
+    irb_report_business_days = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="The IRB's deadline for an SAE report, in business days after awareness.",
+    )
+    holidays = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_holidays],
+        help_text='Site holidays skipped by business-day clocks: ISO dates, e.g. ["2026-12-25"].',
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -38,6 +62,10 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def holiday_dates(self) -> list[dt.date]:
+        return [dt.date.fromisoformat(day) for day in self.holidays]
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
