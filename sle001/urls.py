@@ -14,4 +14,4 @@ urlpatterns = [
 
 # A PermissionDenied anywhere (dashboard or admin) gets the styled read-only page, which names
 # the site when participants.access raised it.
-handler403 = "dashboard.views.forbidden"
+handler403 = "dashboard.views.errors.forbidden"

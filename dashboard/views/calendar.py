@@ -1,0 +1,155 @@
+"""The visit calendar (week and month), the personal iCal feed and its settings page."""
+
+import calendar as calendar_module
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from icalendar import Calendar, Event
+
+from dashboard import selectors
+from dashboard.models import CalendarFeedToken
+from dashboard.tables import CalendarTable, fmt_date, fmt_window
+from dashboard.views._common import export
+from schedule.models import VisitStatus
+
+
+def _parse_day(value: str | None, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+@login_required
+def calendar(request):
+    sites = selectors.sites_with_today(request.user)
+    default_day = sites[0][1] if sites else timezone.now().date()
+    view = "month" if request.GET.get("view") == "month" else "week"
+    day = _parse_day(request.GET.get("date"), default_day)
+    site = None
+    if request.GET.get("site"):
+        site = next((s for s, _ in sites if s.code == request.GET["site"]), None)
+        if site is None:
+            raise Http404("No such site.")
+    if view == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        end = start + dt.timedelta(days=6)
+        previous, following = start - dt.timedelta(days=7), start + dt.timedelta(days=7)
+        heading = f"Week of {fmt_date(start)}"
+    else:
+        first = day.replace(day=1)
+        last = first.replace(day=calendar_module.monthrange(first.year, first.month)[1])
+        start = first - dt.timedelta(days=first.weekday())
+        end = last + dt.timedelta(days=6 - last.weekday())
+        previous = (first - dt.timedelta(days=1)).replace(day=1)
+        following = last + dt.timedelta(days=1)
+        heading = f"{first:%B %Y}"
+    visits = list(selectors.calendar_visits(request.user, start, end, site))
+    table = CalendarTable(visits)
+    response = export(request, table, f"calendar-{start.isoformat()}")
+    if response:
+        return response
+    by_day: dict[dt.date, list] = {}
+    for v in visits:
+        by_day.setdefault(
+            v.actual_date if v.status == VisitStatus.DONE else v.target_date, []
+        ).append(v)
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+    weeks = [
+        [
+            {
+                "day": d,
+                "visits": by_day.get(d, []),
+                "in_month": view == "week" or d.month == day.month,
+            }
+            for d in days[i : i + 7]
+        ]
+        for i in range(0, len(days), 7)
+    ]
+    return render(
+        request,
+        "dashboard/calendar.html",
+        {
+            "view": view,
+            "heading": heading,
+            "weeks": weeks,
+            "today": default_day,
+            "sites": [s for s, _ in sites],
+            "site": site,
+            "day": day,
+            "previous": previous,
+            "following": following,
+            "table": table,
+        },
+    )
+
+
+# --- iCal feed -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def feed_settings(request):
+    if request.method == "POST":
+        with transaction.atomic():
+            live = CalendarFeedToken.objects.select_for_update().filter(
+                user=request.user, revoked_at__isnull=True
+            )
+            live.update(revoked_at=timezone.now())
+            if request.POST.get("action") == "create":
+                CalendarFeedToken.objects.create(user=request.user)
+                messages.success(
+                    request, "A new calendar address was made; any older one no longer works."
+                )
+            else:
+                messages.success(
+                    request, "The calendar address was revoked; calendars using it stop updating."
+                )
+        return redirect("dashboard:feed_settings")
+    token = CalendarFeedToken.objects.filter(user=request.user, revoked_at__isnull=True).first()
+    url = request.build_absolute_uri(reverse("dashboard:feed", args=[token.key])) if token else ""
+    return render(request, "dashboard/feed.html", {"token": token, "url": url})
+
+
+def feed(request, key):
+    """The iCal feed. No login (calendar clients cannot log in): the secret key is the login."""
+    token = get_object_or_404(
+        CalendarFeedToken.objects.select_related("user"),
+        key=key,
+        revoked_at__isnull=True,
+        user__is_active=True,
+    )
+    CalendarFeedToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    cal = Calendar()
+    cal.add("prodid", "-//SLE-001 tracker//Visit calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "SLE-001 visits")
+    now = timezone.now()
+    for visit in selectors.feed_visits(token.user):
+        # Study id (or screening number) and visit code only: the feed leaves the building.
+        day = visit.actual_date if visit.status == VisitStatus.DONE else visit.target_date
+        event = Event()
+        event.add("uid", f"sle001-visit-{visit.pk}@{request.get_host().split(':')[0]}")
+        event.add("dtstamp", now)
+        event.add("dtstart", day)
+        event.add("dtend", day + dt.timedelta(days=1))
+        event.add("summary", f"{visit.participant.label} {visit.code}")
+        event.add(
+            "description",
+            f"Window {fmt_window(visit.window_start, visit.window_end)} "
+            f"(target {fmt_date(visit.target_date)}). Status: {visit.get_status_display()}.",
+        )
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="sle001-visits.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,129 @@
+"""The participant list, the participant page, registering a consent and the status changes."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export import ExportMixin
+
+from dashboard import selectors
+from dashboard.filters import ParticipantFilter
+from dashboard.forms import RegisterConsentForm
+from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
+from dashboard.views._common import EXPORT_FORMATS, Export, export
+from participants import access
+from schedule.forms import ACTIONS, actions_available
+
+
+class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+    table_class = ParticipantTable
+    filterset_class = ParticipantFilter
+    template_name = "dashboard/participants.html"
+    table_pagination = False
+    export_class = Export
+    export_name = "participants"
+    export_formats = EXPORT_FORMATS
+
+    def get_queryset(self):
+        self.sites = selectors.sites_with_today(self.request.user)
+        return selectors.participant_rows(self.request.user, sites=self.sites)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Visible sites are the recordable ones for recording roles: no extra query for the link.
+        context["can_register"] = access.records_where_visible(self.request.user) and bool(
+            self.sites
+        )
+        return context
+
+    def get_filterset_kwargs(self, filterset_class):
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["user"] = self.request.user
+        return kwargs
+
+
+@login_required
+def participant_detail(request, pk):
+    page = selectors.participant_page(request.user, pk)
+    here = reverse("dashboard:participant", args=[pk])
+    # The participant is visible, so for a recording role its site is one of theirs.
+    writer = access.records_where_visible(request.user)
+    timeline = TimelineTable(
+        page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
+    )
+    history = HistoryTable(page.history)
+    label = page.participant.label
+    wanted = request.GET.get("_table", "timeline")
+    response = export(request, history if wanted == "history" else timeline, f"{label}-{wanted}")
+    if response:
+        return response
+    return render(
+        request,
+        "dashboard/participant.html",
+        {
+            "page": page,
+            "p": page.participant,
+            "timeline": timeline,
+            "history": history,
+            "actions": [(slug, form.title) for slug, form in actions_available(page.participant)]
+            if writer
+            else [],
+            "can_record": writer,
+            "d0_label": selectors.study_day(page.d0, page.d0) if page.d0 else "",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_new(request):
+    """Register a consent: a new screening at one of the sites where the user may record."""
+    sites = access.recordable_sites(request.user).order_by("code")
+    if not sites.exists():
+        raise access.ReadOnlyAccess()
+    form = RegisterConsentForm(request.POST or None, sites=sites, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        participant = form.perform()
+        if participant is not None:
+            messages.success(request, f"{participant.label} registered; screening started.")
+            return redirect("dashboard:participant", pk=participant.pk)
+    return render(request, "dashboard/consent_form.html", {"form": form, "title": form.title})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_action(request, pk, action):
+    form_class = ACTIONS.get(action)
+    if form_class is None:
+        raise Http404("No such action.")
+    participant = selectors.participant_to_record(request.user, pk)
+    if not form_class.available(participant):
+        messages.error(
+            request,
+            f"{form_class.title} is not possible while {participant.label} is "
+            f"{participant.get_status_display().lower()}.",
+        )
+        return redirect("dashboard:participant", pk=pk)
+    form = form_class(request.POST or None, participant=participant, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        warnings = form.perform()
+        if warnings is not None:
+            for warning in warnings:
+                messages.warning(request, warning)
+            messages.success(request, f"{participant.label}: {form_class.title.lower()} recorded.")
+            return redirect("dashboard:participant", pk=pk)
+    return render(
+        request,
+        "dashboard/action.html",
+        {
+            "form": form,
+            "p": participant,
+            "title": form_class.title,
+            "explanation": form_class.explanation,
+        },
+    )

@@ -1,0 +1,116 @@
+"""Recording a visit as done or missed, and an assessment's result (or that it was not done)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from dashboard import selectors
+from dashboard.forms import AssessmentNotDoneForm
+from dashboard.tables import fmt_date, fmt_local, fmt_window
+from schedule.forms import AssessmentForm, VisitDoneForm, VisitMissedForm
+from schedule.models import AssessmentStatus
+
+
+def _next_url(request, default: str) -> str:
+    url = request.POST.get("next") or request.GET.get("next")
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return default
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_done(request, pk):
+    visit = selectors.visit_to_record(request.user, pk)
+    form = VisitDoneForm(request.POST or None, visit=visit, user=request.user)
+    if request.method == "POST" and form.is_valid() and form.perform() is not None:
+        messages.success(request, f"{visit} recorded as done.")
+        return redirect(
+            _next_url(request, reverse("dashboard:participant", args=[visit.participant_id]))
+        )
+    return _visit_form(request, visit, form, "Record visit done")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_missed(request, pk):
+    visit = selectors.visit_to_record(request.user, pk)
+    form = VisitMissedForm(request.POST or None, visit=visit, user=request.user)
+    if request.method == "POST" and form.is_valid() and form.perform() is not None:
+        messages.success(request, f"{visit} recorded as missed.")
+        return redirect(
+            _next_url(request, reverse("dashboard:participant", args=[visit.participant_id]))
+        )
+    return _visit_form(request, visit, form, "Record visit missed")
+
+
+def _visit_form(request, visit, form, title):
+    schedule = getattr(visit.participant, "schedule", None)
+    d0 = schedule.infusion_anchor if schedule else None
+    assessments = list(visit.assessments.select_related("definition").order_by("definition__order"))
+    return render(
+        request,
+        "dashboard/visit_form.html",
+        {
+            "form": form,
+            "title": title,
+            "visit": visit,
+            "p": visit.participant,
+            "window": fmt_window(visit.window_start, visit.window_end),
+            "target": fmt_date(visit.target_date),
+            "day": selectors.study_day(d0, visit.target_date)
+            if visit.definition.anchor == "first_infusion"
+            else "",
+            "assessments": assessments,
+            "next": _next_url(request, ""),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assessment_record(request, pk):
+    assessment = selectors.assessment_to_record(request.user, pk)
+    # Two forms on the page: the result, or "not done / not applicable". The submit button
+    # says which one was sent; only that one is bound.
+    posted = request.method == "POST"
+    not_done_sent = posted and AssessmentNotDoneForm.SUBMIT in request.POST
+    form = AssessmentForm(
+        request.POST if posted and not not_done_sent else None,
+        assessment=assessment,
+        user=request.user,
+    )
+    not_done = None
+    if assessment.status == AssessmentStatus.PENDING or not_done_sent:
+        not_done = AssessmentNotDoneForm(
+            request.POST if not_done_sent else None, assessment=assessment, user=request.user
+        )
+    participant = assessment.visit.participant
+    sent = not_done if not_done_sent else form
+    if posted and sent.is_valid() and (saved := sent.perform()) is not None:
+        if not_done_sent:
+            messages.success(request, f"{assessment}: {saved.get_status_display().lower()}.")
+        else:
+            messages.success(request, f"{assessment} recorded.")
+        return redirect(_next_url(request, reverse("dashboard:participant", args=[participant.pk])))
+    return render(
+        request,
+        "dashboard/assessment_form.html",
+        {
+            "form": form,
+            "not_done": not_done,
+            "a": assessment,
+            "visit": assessment.visit,
+            "p": participant,
+            "window": fmt_window(assessment.visit.window_start, assessment.visit.window_end),
+            "due": fmt_local(assessment.due_at, participant.site.tz),
+            "overdue": assessment.is_overdue(timezone.now()),
+            "next": _next_url(request, ""),
+        },
+    )

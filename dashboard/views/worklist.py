@@ -1,0 +1,75 @@
+"""The worklist: visits due today, overdue safety items, windows closing, the coming week."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard import selectors
+from dashboard.tables import OverdueSafetyTable, VisitTable
+from dashboard.views._common import export
+from participants import access
+
+
+@login_required
+def worklist(request):
+    now = timezone.now()
+    work = selectors.worklist(request.user, now)
+    writer = access.records_where_visible(request.user)
+    visit_kwargs = {
+        "today_by_site": work.today_by_site,
+        "next_url": reverse("dashboard:worklist"),
+        "can_record": writer,
+    }
+    sections = [
+        (
+            "due_today",
+            "Due today",
+            "Visits whose target date is today.",
+            VisitTable(work.due_today, **visit_kwargs),
+        ),
+        (
+            "overdue_safety",
+            "Overdue safety assessments",
+            "Safety items past due with no result recorded.",
+            OverdueSafetyTable(
+                work.overdue_safety, next_url=reverse("dashboard:worklist"), can_record=writer
+            ),
+        ),
+        (
+            "closing_soon",
+            f"Windows closing within {selectors.CLOSING_SOON_DAYS} days",
+            f"Open visits whose window ends in the next {selectors.CLOSING_SOON_DAYS} days "
+            "(visits due today are listed above).",
+            VisitTable(work.closing_soon, **visit_kwargs),
+        ),
+        (
+            "overdue_visits",
+            "Visits with a closed window",
+            "The window has closed and the visit is neither recorded as done nor as missed.",
+            VisitTable(work.overdue_visits, **visit_kwargs),
+        ),
+        (
+            "coming_up",
+            "Next 7 days",
+            "Visits whose target date is in the coming week.",
+            VisitTable(work.coming_up, **visit_kwargs),
+        ),
+    ]
+    wanted = request.GET.get("_table")
+    for key, _title, _help, table in sections:
+        if key == wanted:
+            response = export(request, table, f"worklist-{key}")
+            if response:
+                return response
+    return render(
+        request,
+        "dashboard/worklist.html",
+        {
+            "sections": [
+                {"key": k, "title": t, "help": h, "table": tb, "count": len(tb.rows)}
+                for k, t, h, tb in sections
+            ],
+            "sites": work.sites,
+        },
+    )
