@@ -144,7 +144,7 @@ def test_infusion_count_comes_from_the_protocol(coordinator, investigator, site,
 
 
 def test_closing_soon_highlight_uses_the_worklist_horizon(monkeypatch):
-    from dashboard import tables
+    from dashboard.tables import base as tables
 
     n = selectors.CLOSING_SOON_DAYS
     assert 'class="soon"' in tables.days_left_html(n)

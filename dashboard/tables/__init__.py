@@ -1,0 +1,34 @@
+"""django-tables2 tables of the dashboard, one module per page. Each one is shown on a page and
+downloads as CSV/XLSX (?_export=csv|xlsx); action columns are left out of the download."""
+
+from dashboard.tables.base import (
+    DATE,
+    NOWRAP,
+    BaseTable,
+    days_left_html,
+    days_text,
+    fmt_date,
+    fmt_local,
+    fmt_window,
+)
+from dashboard.tables.calendar import CalendarTable
+from dashboard.tables.participant_page import HistoryTable, TimelineTable
+from dashboard.tables.participants import ParticipantTable
+from dashboard.tables.worklist import OverdueSafetyTable, VisitTable
+
+__all__ = [
+    "DATE",
+    "NOWRAP",
+    "BaseTable",
+    "CalendarTable",
+    "HistoryTable",
+    "OverdueSafetyTable",
+    "ParticipantTable",
+    "TimelineTable",
+    "VisitTable",
+    "days_left_html",
+    "days_text",
+    "fmt_date",
+    "fmt_local",
+    "fmt_window",
+]
