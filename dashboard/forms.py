@@ -1,4 +1,4 @@
-"""Dashboard wrappers of the shared service forms (schedule/forms.py): same fields and services,
+"""Dashboard wrappers of the shared service forms (schedule/forms/): same fields and services,
 messages worded for the coordinator where Django's defaults are vague."""
 
 from django import forms

@@ -1,0 +1,61 @@
+"""What every service form shares: date/time/text fields, ServiceForm and its error display."""
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]
+TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def date_field(label, **kwargs):
+    return forms.DateField(
+        label=label,
+        input_formats=DATE_FORMATS,
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        **kwargs,
+    )
+
+
+def time_field(label, **kwargs):
+    return forms.TimeField(
+        label=label,
+        input_formats=TIME_FORMATS,
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+        **kwargs,
+    )
+
+
+def text_area(label, **kwargs):
+    return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), **kwargs)
+
+
+def add_service_error(form: forms.Form, error: ValidationError, aliases: dict[str, str]) -> None:
+    """Show a service's refusal on the form: next to the field it names, else at the top."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            field = aliases.get(name, name)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ServiceForm(forms.Form):
+    """A form whose `perform()` calls one service. `aliases` maps the service's field names to
+    this form's (the services speak of "infused_at", the form asks for a time)."""
+
+    aliases: dict[str, str] = {}
+
+    def save_with(self, call):
+        """Run `call()`; on refusal put its message on the form and return None."""
+        try:
+            return call()
+        except ValidationError as error:
+            add_service_error(self, error, self.aliases)
+            return None
+
+
+def at(day: dt.date, time: dt.time, tz) -> dt.datetime:
+    return dt.datetime.combine(day, time).replace(tzinfo=tz)

@@ -1,0 +1,59 @@
+"""Registering a consent: a new screening."""
+
+from django import forms
+
+from participants.models import Participant, Site, Status
+from schedule import services
+from schedule.forms.base import ServiceForm, at, date_field, time_field
+
+
+class ConsentForm(ServiceForm):
+    """Register a consent: a new screening starts and its visits are laid out."""
+
+    title = "Register consent (start screening)"
+    site = forms.ModelChoiceField(label="Site", queryset=Site.objects.none())
+    consent_on = date_field("Consent signed on")
+    consent_time = time_field("Time (site time)")
+    consent_form_version = forms.CharField(label="Consent form version", max_length=40)
+    age_at_consent = forms.IntegerField(
+        label="Age at consent",
+        min_value=18,
+        max_value=120,
+        error_messages={"min_value": "Participants must be 18 or older at consent."},
+    )
+    screening_number = forms.CharField(
+        label="Screening number",
+        max_length=20,
+        required=False,
+        help_text="Leave blank to number automatically.",
+    )
+    rescreen_of = forms.ModelChoiceField(
+        label="Re-screen of",
+        queryset=Participant.objects.none(),
+        required=False,
+        help_text="For a re-screen: the earlier failed screening of the same person.",
+    )
+    aliases = {"consent_at": "consent_on"}
+
+    def __init__(self, *args, sites, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["rescreen_of"].queryset = Participant.objects.filter(
+            site__in=sites, status=Status.SCREEN_FAILED, rescreen_allowed=True
+        )
+
+    def perform(self):
+        data = self.cleaned_data
+        site = data["site"]
+        return self.save_with(
+            lambda: services.participant_consent(
+                site=site,
+                by=self.user,
+                consent_at=at(data["consent_on"], data["consent_time"], site.tz),
+                consent_form_version=data["consent_form_version"],
+                age_at_consent=data["age_at_consent"],
+                screening_number=data["screening_number"],
+                rescreen_of=data["rescreen_of"],
+            )
+        )

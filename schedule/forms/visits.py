@@ -1,0 +1,82 @@
+"""Recording a visit as done (with its infusion or collection details) or missed."""
+
+from django import forms
+
+from participants.services.dates import site_today
+from schedule import services
+from schedule.forms.base import YES_NO, ServiceForm, at, date_field, text_area, time_field
+from schedule.models import VisitKind
+
+
+class VisitDoneForm(ServiceForm):
+    actual_date = date_field("Date of the visit")
+    started_time = time_field("Time the infusion started (site time)", required=False)
+    dose = forms.CharField(label="Dose", max_length=60, required=False)
+    lot = forms.CharField(label="Lot number", max_length=60, required=False)
+    product_id = forms.CharField(
+        label="Product (chain-of-identity) id", max_length=60, required=False
+    )
+    adequate_collection = forms.ChoiceField(
+        label="Adequate collection?", choices=YES_NO, widget=forms.RadioSelect, required=False
+    )
+
+    aliases = {
+        "started_at": "started_time",
+        "infused_at": "started_time",
+        "collected_on": "actual_date",
+        "first_infusion_on": "actual_date",
+    }
+
+    def __init__(self, *args, visit, user, **kwargs):
+        self.visit, self.user = visit, user
+        self.tz = visit.participant.site.tz
+        kwargs.setdefault("initial", {"actual_date": site_today(visit.participant.site)})
+        super().__init__(*args, **kwargs)
+        kind = visit.definition.kind
+        infusion = kind in (VisitKind.FIRST_INFUSION, VisitKind.INFUSION)
+        if infusion:
+            for name in ("started_time", "dose", "lot"):
+                self.fields[name].required = True
+        else:
+            for name in ("started_time", "dose", "lot"):
+                del self.fields[name]
+        if kind == VisitKind.APHERESIS:
+            self.fields["product_id"].required = True
+            self.fields["adequate_collection"].required = True
+        else:
+            del self.fields["product_id"], self.fields["adequate_collection"]
+
+    def perform(self):
+        data = self.cleaned_data
+        extra = {}
+        if "started_time" in data:
+            extra = {
+                "started_at": at(data["actual_date"], data["started_time"], self.tz),
+                "dose": data["dose"],
+                "lot": data["lot"],
+            }
+        if "product_id" in data:
+            extra = {
+                "product_id": data["product_id"],
+                "adequate_collection": data["adequate_collection"] == "yes",
+            }
+        return self.save_with(
+            lambda: services.visit_record_done(
+                self.visit, actual_date=data["actual_date"], by=self.user, **extra
+            )
+        )
+
+
+class VisitMissedForm(ServiceForm):
+    reason = text_area("Why was the visit missed?")
+
+    def __init__(self, *args, visit, user, **kwargs):
+        self.visit, self.user = visit, user
+        super().__init__(*args, **kwargs)
+
+    def perform(self):
+        return self.save_with(
+            lambda: services.visit_mark_missed(
+                self.visit, reason=self.cleaned_data["reason"], by=self.user
+            )
+        )
