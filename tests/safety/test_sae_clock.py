@@ -12,6 +12,7 @@ from participants.models import Status, StatusChange
 from safety import selectors
 from safety.models import ActionTaken, AdverseEvent, EventKind, Grading, Outcome, Relatedness
 from safety.services import adverse_events as ae
+from safety.services import sae as sae_services
 from tests.support import Journey, coordinator_at, local
 
 NY = "America/New_York"
@@ -95,7 +96,7 @@ def test_the_irb_days_count_from_the_sites_date_of_awareness(participant, coordi
 
 def test_pregnancy_starts_the_same_clock(participant, coordinator):
     aware = local(dt.date(2026, 3, 9), 15, NY)
-    event = ae.pregnancy_record(
+    event = sae_services.pregnancy_record(
         participant, aware_at=aware, onset_date=dt.date(2026, 2, 20), by=coordinator
     )
 
@@ -123,7 +124,7 @@ def test_reporting_to_the_sponsor_keeps_how_late_it_was(
 ):
     aware = local(dt.date(2026, 3, 8), 9, NY)
     event = sae(participant, coordinator, aware)
-    event = ae.sae_report_to_sponsor(event, at=aware + after_awareness, by=coordinator)
+    event = sae_services.sae_report_to_sponsor(event, at=aware + after_awareness, by=coordinator)
 
     event.refresh_from_db()
     assert event.sponsor_reported_at == aware + after_awareness
@@ -144,11 +145,11 @@ def test_the_irb_report_is_on_time_until_the_due_date_ends_at_the_site(participa
     event = sae(participant, coordinator, local(dt.date(2026, 3, 2), 9, NY))  # due Mon 9 March
     assert event.irb_report_due_on == dt.date(2026, 3, 9)
     last_minute = local(dt.date(2026, 3, 9), 23, NY) + 59 * MINUTE
-    event = ae.sae_report_to_irb(event, at=last_minute, by=coordinator)
+    event = sae_services.sae_report_to_irb(event, at=last_minute, by=coordinator)
     assert selectors.irb_clock(event, NOW).late_by is None
 
     later = sae(participant, coordinator, local(dt.date(2026, 3, 2), 9, NY))
-    later = ae.sae_report_to_irb(
+    later = sae_services.sae_report_to_irb(
         later, at=local(dt.date(2026, 3, 10), 0, NY) + MINUTE, by=coordinator
     )
     assert selectors.irb_clock(later, NOW).late_by == MINUTE
@@ -161,7 +162,9 @@ REPORT_REFUSALS = [
 
 
 @pytest.mark.parametrize(
-    "report", [ae.sae_report_to_sponsor, ae.sae_report_to_irb], ids=["sponsor", "IRB"]
+    "report",
+    [sae_services.sae_report_to_sponsor, sae_services.sae_report_to_irb],
+    ids=["sponsor", "IRB"],
 )
 @pytest.mark.parametrize(
     "values", [r[1] for r in REPORT_REFUSALS], ids=[r[0] for r in REPORT_REFUSALS]
@@ -174,7 +177,9 @@ def test_reporting_refuses(participant, coordinator, report, values):
 
 
 @pytest.mark.parametrize(
-    "report", [ae.sae_report_to_sponsor, ae.sae_report_to_irb], ids=["sponsor", "IRB"]
+    "report",
+    [sae_services.sae_report_to_sponsor, sae_services.sae_report_to_irb],
+    ids=["sponsor", "IRB"],
 )
 def test_a_non_serious_event_is_not_reported_on_the_sae_clock(participant, coordinator, report):
     event = sae(
@@ -190,7 +195,10 @@ def test_a_non_serious_event_is_not_reported_on_the_sae_clock(participant, coord
 
 @pytest.mark.parametrize(
     ("report", "field"),
-    [(ae.sae_report_to_sponsor, "sponsor_reported_at"), (ae.sae_report_to_irb, "irb_reported_at")],
+    [
+        (sae_services.sae_report_to_sponsor, "sponsor_reported_at"),
+        (sae_services.sae_report_to_irb, "irb_reported_at"),
+    ],
     ids=["sponsor", "IRB"],
 )
 def test_an_sae_is_reported_once(participant, coordinator, report, field):
@@ -206,7 +214,7 @@ def test_an_sae_is_reported_once(participant, coordinator, report, field):
 def test_a_recorder_of_another_site_cannot_report(participant, coordinator, site2):
     event = sae(participant, coordinator, local(dt.date(2026, 3, 8), 9, NY))
     with pytest.raises(PermissionDenied):
-        ae.sae_report_to_sponsor(event, at=NOW, by=coordinator_at(site2))
+        sae_services.sae_report_to_sponsor(event, at=NOW, by=coordinator_at(site2))
     event.refresh_from_db()
     assert event.sponsor_reported_at is None
 
@@ -223,7 +231,9 @@ def test_death_makes_its_event_a_fatal_sae_and_links_it(participant, coordinator
         seriousness_criteria=[],
     )
     died = dt.date(2026, 3, 9)
-    event = ae.death_record(participant, on=died, cause="Sepsis", event=event, by=coordinator)
+    event = sae_services.death_record(
+        participant, on=died, cause="Sepsis", event=event, by=coordinator
+    )
 
     event.refresh_from_db()
     assert (event.grade, event.outcome, event.resolved_on) == (5, Outcome.FATAL, died)
@@ -240,7 +250,7 @@ def test_death_makes_its_event_a_fatal_sae_and_links_it(participant, coordinator
 def test_death_adds_death_to_an_sae_and_keeps_its_running_clock(participant, coordinator):
     aware = local(dt.date(2026, 3, 8), 9, NY)
     event = sae(participant, coordinator, aware)
-    event = ae.death_record(
+    event = sae_services.death_record(
         participant, on=dt.date(2026, 3, 9), cause="Sepsis", event=event, by=coordinator
     )
     assert event.seriousness_criteria == ["death", "hospitalisation"]
@@ -253,7 +263,7 @@ def test_death_refuses_another_participants_event(
     other = Journey(site, coordinator, investigator).p
     event = sae(other, coordinator, local(dt.date(2026, 3, 8), 9, NY))
     refused(
-        lambda: ae.death_record(
+        lambda: sae_services.death_record(
             participant, on=dt.date(2026, 3, 9), cause="Sepsis", event=event, by=coordinator
         ),
         "event",
@@ -283,7 +293,9 @@ def test_a_refused_death_leaves_the_event_and_the_participant_as_they_were(
         seriousness_criteria=[],
     )
     death = {"on": dt.date(2026, 3, 9), "cause": "Sepsis", **values}
-    refused(lambda: ae.death_record(participant, event=event, by=coordinator, **death), field)
+    refused(
+        lambda: sae_services.death_record(participant, event=event, by=coordinator, **death), field
+    )
 
     event.refresh_from_db()
     assert (event.grade, event.serious, event.outcome, event.resolved_on) == (
