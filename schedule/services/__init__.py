@@ -8,7 +8,9 @@ One module per subject; this package re-exports each public action so callers wr
     protocol.py     the protocol as data: current version, load/export, amendments, checks
     lifecycle.py    consent, screen failure, enrollment, manufacturing failure, withdrawal, loss
                     to follow-up, reinstatement, death: status change + visits, in one transaction
-    infusions.py    planning D0, the pre-dose gate, infusion spacing and holds, end of treatment
+    infusions.py    planning D0, the pre-dose gate (and an investigator's override), infusion
+                    spacing, end of treatment
+    holds.py        infusion holds: opened and released per source (e.g. a CRS episode)
     visits.py       a visit done, missed, or unscheduled
     assessments.py  an assessment's result, or not done / not applicable
     layout.py       laying out and closing visits (lower layer)
@@ -16,11 +18,14 @@ One module per subject; this package re-exports each public action so callers wr
 """
 
 from schedule.services.assessments import assessment_not_done, assessment_record
+from schedule.services.holds import hold_open, hold_release, open_holds
 from schedule.services.infusions import (
     APHERESIS_TO_INFUSION_MIN_DAYS,
     APHERESIS_TO_INFUSION_WARN_DAYS,
     apheresis_gap_warning,
     first_infusion_plan,
+    gate,
+    pre_dose_problems,
     treatment_start,
     treatment_stop_early,
 )
@@ -51,6 +56,10 @@ __all__ = [
     "assessment_not_done",
     "assessment_record",
     "first_infusion_plan",
+    "gate",
+    "hold_open",
+    "hold_release",
+    "open_holds",
     "participant_consent",
     "participant_die",
     "participant_enroll",
@@ -60,6 +69,7 @@ __all__ = [
     "participant_rescreen",
     "participant_screen_fail",
     "participant_withdraw",
+    "pre_dose_problems",
     "protocol_as_data",
     "protocol_copy_as_amendment",
     "protocol_current",

@@ -1,5 +1,6 @@
-"""The first infusion (D0) and the infusions after it: planning D0, the pre-dose gate, spacing and
-the CRS/ICANS hold, the end of treatment (last infusion given or missed, or stopped early).
+"""The first infusion (D0) and the infusions after it: planning D0, the pre-dose gate (pre-dose
+items, open infusion holds, CRS/ICANS after the previous infusion, an investigator's override),
+spacing, the end of treatment (last infusion given or missed, or stopped early).
 """
 
 import datetime as dt
@@ -10,15 +11,18 @@ from django.db.models import Max
 from django.utils import timezone
 
 from participants import access
-from participants.models import Participant, Status
+from participants.models import Participant, StaffProfile, StaffRole, Status
 from participants.services import dates, treatment
 from schedule.models import (
     Anchor,
+    Assessment,
     AssessmentStatus,
+    PreDoseOverride,
     Visit,
     VisitKind,
     VisitStatus,
 )
+from schedule.services.holds import open_holds
 from schedule.services.layout import close_open_visits, definitions, lay_out, mark_done
 from schedule.services.reanchoring import reanchor
 
@@ -92,44 +96,154 @@ def apheresis_gap_warning(collected_on: dt.date, d0: dt.date, what: str) -> str:
     )
 
 
-def check_pre_dose(visit: Visit, given_at: dt.datetime) -> None:
-    """Pre-dose safety items that are missing or abnormal block recording an infusion."""
-    problems = []
-    infusion_day = given_at.astimezone(visit.participant.site.tz).date()
-    for a in visit.assessments.select_related("definition").filter(definition__pre_dose=True):
-        code = a.definition.code
-        if a.status == AssessmentStatus.NOT_APPLICABLE:
-            continue  # only items the protocol allows to be not applicable get here
-        if a.status == AssessmentStatus.MISSED:
-            problems.append(f"{code} not done ({a.reason})")
-        elif a.status != AssessmentStatus.DONE:
-            problems.append(f"{code} not recorded")
-        elif a.is_abnormal:
-            problems.append(f"{code} abnormal ({a.result or 'no value'})")
-        elif a.completed_at > given_at:
-            problems.append(f"{code} recorded after the infusion time")
-        elif a.definition.max_age_hours and given_at - a.completed_at > dt.timedelta(
-            hours=a.definition.max_age_hours
-        ):
-            problems.append(f"{code} older than {a.definition.max_age_hours} h")
-        elif (
-            not a.definition.max_age_hours
-            and a.completed_at.astimezone(visit.participant.site.tz).date() != infusion_day
-        ):
-            problems.append(f"{code} not done on the infusion day")
-    if problems:
-        raise ValidationError(
-            f"{visit} cannot be recorded as given. Pre-dose safety items: "
-            + "; ".join(problems)
-            + "."
+# --- The pre-dose gate ------------------------------------------------------------------------------
+# Every reason an infusion may not be given is listed at once (pre-dose items, open holds, CRS/ICANS
+# after the previous infusion), so the coordinator fixes them in one go and an investigator who
+# gives it anyway overrides exactly what was shown. Order, spacing and status are not in the gate:
+# nobody overrides those.
+
+ON_HOLD = "on hold: "
+OVERRIDE_HINT = "An investigator of the site may give it anyway with a written reason."
+
+
+def pre_dose_problems(visit: Visit, given_at: dt.datetime) -> list[str]:
+    """Every reason the pre-dose gate refuses `visit` given at `given_at` ([] when it may go)."""
+    tz = visit.participant.site.tz
+    items = [
+        problem
+        for a in visit.assessments.select_related("definition").filter(definition__pre_dose=True)
+        if (problem := _pre_dose_item_problem(a, given_at, tz))
+    ]
+    holds = [
+        f"{ON_HOLD}{hold.reason} ({hold.source}), unresolved"
+        for hold in open_holds(visit.participant)
+    ]
+    return items + holds + _previous_infusion_holds(visit)
+
+
+def _pre_dose_item_problem(a: Assessment, given_at: dt.datetime, tz) -> str:
+    """Why this pre-dose item does not clear the infusion, or "" when it does."""
+    code, max_age = a.definition.code, a.definition.max_age_hours
+    if a.status == AssessmentStatus.NOT_APPLICABLE:
+        return ""  # only items the protocol allows to be not applicable get here
+    if a.status == AssessmentStatus.MISSED:
+        return f"{code} not done ({a.reason})"
+    if a.status != AssessmentStatus.DONE:
+        return f"{code} not recorded"
+    if a.is_abnormal:
+        return f"{code} abnormal ({a.result or 'no value'})"
+    if a.completed_at > given_at:
+        return f"{code} recorded after the infusion time"
+    if max_age and given_at - a.completed_at > dt.timedelta(hours=max_age):
+        return f"{code} older than {max_age} h"
+    # Without an age limit the item belongs to the infusion day itself (vital signs, infection).
+    if not max_age and a.completed_at.astimezone(tz).date() != given_at.astimezone(tz).date():
+        return f"{code} not done on the infusion day"
+    return ""
+
+
+def _previous_infusion_holds(visit: Visit) -> list[str]:
+    """CRS/ICANS after the previous infusion given holds this one until it has resolved (a normal
+    result recorded again), or while it has not been assessed at all."""
+    previous = (
+        visit.participant.visits.filter(
+            definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
+            definition__order__lt=visit.definition.order,
+            status=VisitStatus.DONE,
         )
+        .order_by("-definition__order")
+        .first()
+    )
+    if previous is None:
+        return []
+    problems = []
+    holding = previous.assessments.select_related("definition").filter(
+        definition__holds_next_infusion=True
+    )
+    for a in holding:
+        after = f"{ON_HOLD}{a.definition.code} after {previous.definition.code}"
+        if a.status == AssessmentStatus.PENDING:
+            problems.append(f"{after} has not been recorded")
+        elif a.status == AssessmentStatus.DONE and a.is_abnormal:
+            problems.append(
+                f"{after} is abnormal ({a.result}), until it is recorded again as normal "
+                "(grade 1 or less)"
+            )
+    return problems
+
+
+def gate(
+    visit: Visit, given_at: dt.datetime, *, override_reason: str = "", by
+) -> PreDoseOverride | None:
+    """The pre-dose gate of INF1 (treatment_start) and INF2-6 (infusion_record).
+
+    No problems: the infusion may be recorded (None). Problems and no override reason: refused,
+    every problem listed. Problems and a reason: only an investigator of the participant's site may
+    give it anyway (not a coordinator, study manager or administrator: the decision is a
+    physician's); the override is kept with the problems it overrode, in the caller's transaction.
+    """
+    problems = pre_dose_problems(visit, given_at)
+    if not problems:
+        return None
+    if not override_reason:
+        raise ValidationError(_refusal(visit, problems))
+    site = visit.participant.site
+    if not _is_investigator_of(by, site):
+        raise ValidationError(
+            {
+                "override_reason": f"Only an investigator of site {site.code} may give "
+                f"{visit.code} over the pre-dose gate. {_refusal(visit, problems, hint=False)}"
+            }
+        )
+    if not override_reason.strip():
+        raise ValidationError(
+            {"override_reason": f"Write why {visit.code} is given over the pre-dose gate."}
+        )
+    return PreDoseOverride.objects.create(
+        visit=visit,
+        problems=problems,
+        reason=override_reason.strip(),
+        overridden_by=by,
+        overridden_at=timezone.now(),
+    )
+
+
+def _refusal(visit: Visit, problems: list[str], *, hint: bool = True) -> str:
+    """'S01-003 INF2 cannot be recorded as given. Pre-dose safety items: ...; .... On hold: ....'"""
+    items = [p for p in problems if not p.startswith(ON_HOLD)]
+    holds = [p.removeprefix(ON_HOLD) for p in problems if p.startswith(ON_HOLD)]
+    text = f"{visit} cannot be recorded as given."
+    if items:
+        text += " Pre-dose safety items: " + "; ".join(items) + "."
+    if holds:
+        text += " On hold: " + "; ".join(holds) + "."
+    return f"{text} {OVERRIDE_HINT}" if hint else text
+
+
+def _is_investigator_of(user, site) -> bool:
+    """An active investigator with `site` among their sites. Being a superuser is not enough."""
+    if not (getattr(user, "is_authenticated", False) and user.is_active):
+        return False
+    try:
+        profile = user.staff_profile
+    except StaffProfile.DoesNotExist:
+        return False
+    return profile.role == StaffRole.INVESTIGATOR and profile.sites.filter(pk=site.pk).exists()
 
 
 @transaction.atomic
 def treatment_start(
-    participant: Participant, *, infused_at: dt.datetime, dose: str, lot: str, by, reason: str = ""
+    participant: Participant,
+    *,
+    infused_at: dt.datetime,
+    dose: str,
+    lot: str,
+    by,
+    reason: str = "",
+    override_reason: str = "",
 ) -> Visit:
-    """The first infusion is given: D0 is set (re-anchoring if it moved), INF1 is done."""
+    """The first infusion is given: D0 is set (re-anchoring if it moved), INF1 is done.
+    `override_reason`: an investigator's reason for giving it over the pre-dose gate."""
     access.require_recorder(by, participant.site)
     participant = (
         Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
@@ -160,11 +274,16 @@ def treatment_start(
     )
     if inf1 is None:
         raise ValidationError("INF1 is not open for recording.")
-    check_pre_dose(inf1, infused_at)
+    gate(inf1, infused_at, override_reason=override_reason, by=by)
     return mark_done(inf1, actual_date=d0, by=by, started_at=infused_at, dose=dose, lot=lot)
 
 
-def infusion_record(visit: Visit, *, actual_date, started_at, dose, lot, by) -> Visit:
+@transaction.atomic
+def infusion_record(
+    visit: Visit, *, actual_date, started_at, dose, lot, by, override_reason: str = ""
+) -> Visit:
+    """Infusion 2-6 given: in order, spaced from the last one given, through the pre-dose gate.
+    The caller (visit_record_done) has checked `by` may record at the site."""
     participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
     if participant.status != Status.IN_TREATMENT:
         raise ValidationError(
@@ -196,8 +315,7 @@ def infusion_record(visit: Visit, *, actual_date, started_at, dose, lot, by) -> 
                 f"{previous.definition.code} ({previous.actual_date:%d %b %Y})."
             }
         )
-    _check_infusion_hold(previous, visit)
-    check_pre_dose(visit, started_at)
+    gate(visit, started_at, override_reason=override_reason, by=by)
     visit = mark_done(
         visit, actual_date=actual_date, by=by, started_at=started_at, dose=dose, lot=lot
     )
@@ -205,26 +323,6 @@ def infusion_record(visit: Visit, *, actual_date, started_at, dose, lot, by) -> 
     participant.save(update_fields=["infusions_received"])
     end_treatment_after_last_infusion(participant, visit, on=actual_date, by=by)
     return visit
-
-
-def _check_infusion_hold(previous: Visit, visit: Visit) -> None:
-    """CRS/ICANS after the previous infusion holds this one until it has resolved (a normal
-    result recorded again), or while it has not been assessed at all."""
-    holding = previous.assessments.select_related("definition").filter(
-        definition__holds_next_infusion=True
-    )
-    for a in holding:
-        if a.status == AssessmentStatus.PENDING:
-            raise ValidationError(
-                f"Hold {visit.definition.code}: {a.definition.code} after "
-                f"{previous.definition.code} has not been recorded."
-            )
-        if a.status == AssessmentStatus.DONE and a.is_abnormal:
-            raise ValidationError(
-                f"Hold {visit.definition.code}: {a.definition.code} after "
-                f"{previous.definition.code} is abnormal ({a.result}). Record it again as "
-                "normal (grade 1 or less) once resolved."
-            )
 
 
 def end_treatment_after_last_infusion(participant: Participant, visit: Visit, *, on, by) -> None:

@@ -53,10 +53,15 @@ def visit_record_done(
     lot: str = "",
     product_id: str = "",
     adequate_collection: bool | None = None,
+    override_reason: str = "",
 ) -> Visit:
     """Record a visit as done on `actual_date`. What else that means depends on the visit:
     leukapheresis records the collection, INF1 starts treatment, INF2-6 are infusions, M12
-    completes the participant."""
+    completes the participant.
+
+    `override_reason`: an investigator gives an infusion over the pre-dose gate (infusions.gate).
+    It is refused on any other visit, which has no gate: a written override must never be
+    silently dropped."""
     access.require_recorder(by, visit.participant.site)
     visit = (
         Visit.objects.select_for_update()
@@ -68,6 +73,11 @@ def visit_record_done(
     kind = visit.definition.kind
     if started_at and started_at.astimezone(participant.site.tz).date() != actual_date:
         raise ValidationError({"started_at": "The start time is not on the visit date."})
+    infusion = kind in (VisitKind.FIRST_INFUSION, VisitKind.INFUSION)
+    if override_reason and not infusion:
+        raise ValidationError(
+            {"override_reason": f"{visit.code} is not an infusion: it has no pre-dose gate."}
+        )
     if kind == VisitKind.APHERESIS:
         if adequate_collection is None:
             raise ValidationError(
@@ -81,13 +91,15 @@ def visit_record_done(
             by=by,
         )
         return mark_done(visit, actual_date=actual_date, by=by, started_at=started_at)
-    if kind == VisitKind.FIRST_INFUSION:
-        if started_at is None:
-            raise ValidationError({"started_at": "Enter the time the infusion started."})
-        return treatment_start(participant, infused_at=started_at, dose=dose, lot=lot, by=by)
-    if kind == VisitKind.INFUSION:
-        return infusion_record(
-            visit, actual_date=actual_date, started_at=started_at, dose=dose, lot=lot, by=by
+    if infusion:
+        return _record_infusion(
+            visit,
+            actual_date=actual_date,
+            started_at=started_at,
+            dose=dose,
+            lot=lot,
+            by=by,
+            override_reason=override_reason,
         )
     if participant.status in (Status.SCREEN_FAILED, Status.DIED, Status.COMPLETED):
         raise ValidationError(f"{participant.label} is {participant.get_status_display().lower()}.")
@@ -107,6 +119,29 @@ def visit_record_done(
         treatment.status_complete(participant, on=actual_date, by=by)
         close_open_visits(participant, "Participant completed the study.", on=actual_date)
     return visit
+
+
+def _record_infusion(visit: Visit, *, actual_date, started_at, dose, lot, by, override_reason):
+    if visit.definition.kind == VisitKind.INFUSION:
+        return infusion_record(
+            visit,
+            actual_date=actual_date,
+            started_at=started_at,
+            dose=dose,
+            lot=lot,
+            by=by,
+            override_reason=override_reason,
+        )
+    if started_at is None:
+        raise ValidationError({"started_at": "Enter the time the infusion started."})
+    return treatment_start(
+        visit.participant,
+        infused_at=started_at,
+        dose=dose,
+        lot=lot,
+        by=by,
+        override_reason=override_reason,
+    )
 
 
 def _check_after_first_infusion(visit: Visit, participant: Participant, actual_date) -> None:

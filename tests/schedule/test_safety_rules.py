@@ -34,7 +34,7 @@ def test_abnormal_crs_after_an_infusion_holds_the_next_until_recorded_normal(jou
             completed_at=journey.at(D0, 19),
             by=journey.by,
         )
-    with pytest.raises(ValidationError, match="Hold INF2: CRS_ICANS after INF1 is abnormal"):
+    with pytest.raises(ValidationError, match="On hold: CRS_ICANS after INF1 is abnormal"):
         journey.infuse(2, D0 + days(7))
     assert journey.visit("INF2").status == VisitStatus.SCHEDULED
     with journey.on(D0 + days(3)):
