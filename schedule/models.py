@@ -115,6 +115,11 @@ class AssessmentDefinition(models.Model):
         default=False,
         help_text="An abnormal or missing result holds the next infusion (CRS/ICANS).",
     )
+    lab_values = models.BooleanField(
+        default=False,
+        help_text="Entered as lab values with units (CBC, IgG): the grade and the abnormal flag "
+        "are computed from the values, never typed.",
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "participants",
     "schedule",
     "safety",
+    "demo",
     "dashboard",
     "notifications",
 ]

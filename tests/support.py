@@ -67,19 +67,41 @@ def consent(site, by, day: dt.date, *, hour=10, **extra):
     )
 
 
+# Lab values a healthy participant might have, and ones that block an infusion (ANC grade 3,
+# IgG <= 400 mg/dL): CBC and IgG are entered as values with units, never as a typed result.
+NORMAL_LABS = {
+    "ANC": ("3.2", "10^9/L"),
+    "LYMPH": ("1.5", "10^9/L"),
+    "PLT": ("220", "10^9/L"),
+    "HGB": ("13.1", "g/dL"),
+    "WBC": ("6.0", "10^9/L"),
+    "IGG": ("950", "mg/dL"),
+}
+BLOCKING_LABS = {"ANC": ("0.6", "10^9/L"), "IGG": ("300", "mg/dL")}
+
+
+def record_result(a, *, at: dt.datetime, by, abnormal: bool = False, result: str = ""):
+    """Record an assessment's result as a coordinator would: lab panels as values with units
+    (normal, or blocking when `abnormal`), anything else as a typed result."""
+    if a.definition.lab_values:
+        from safety.services import labs
+
+        values = {
+            code: (BLOCKING_LABS if abnormal else NORMAL_LABS).get(code, NORMAL_LABS[code])
+            for code in labs.LAB_PANELS[a.definition.code]
+        }
+        return labs.lab_results_record(a, values=values, completed_at=at, by=by)
+    text = result or ("abnormal" if abnormal else "normal")
+    return services.assessment_record(a, result=text, is_abnormal=abnormal, completed_at=at, by=by)
+
+
 def record_pre_dose(visit, at: dt.datetime, by, abnormal: str = ""):
     """Record every pre-dose safety item of an infusion visit as normal (or one as abnormal)."""
     # Done ones too: a postponed infusion needs its same-day items recorded again.
     for a in visit.assessments.filter(
         definition__pre_dose=True, status__in=(AssessmentStatus.PENDING, AssessmentStatus.DONE)
     ):
-        services.assessment_record(
-            a,
-            result="abnormal" if a.definition.code == abnormal else "normal",
-            is_abnormal=a.definition.code == abnormal,
-            completed_at=at,
-            by=by,
-        )
+        record_result(a, at=at, by=by, abnormal=a.definition.code == abnormal)
 
 
 def use_celery_broker(url: str) -> str:
@@ -167,13 +189,7 @@ def complete_visit(v: Visit, day: dt.date, by, **extra) -> None:
     """Record a visit done on `day` with every assessment normal at noon site time."""
     services.visit_record_done(v, actual_date=day, by=by, **extra)
     for a in v.assessments.filter(status=AssessmentStatus.PENDING):
-        services.assessment_record(
-            a,
-            result="normal",
-            is_abnormal=False,
-            completed_at=local(day, 12, v.participant.site.time_zone),
-            by=by,
-        )
+        record_result(a, at=local(day, 12, v.participant.site.time_zone), by=by)
 
 
 def enrolled(site, coordinator, investigator, consent_on: dt.date, *, d0: dt.date | None = None):
@@ -330,12 +346,9 @@ class Journey:
         for a in visit.assessments.filter(
             definition__due_hours_after_start__isnull=False, status="pending"
         ):
-            services.assessment_record(
-                a,
-                result="grade 2" if a.definition.code == abnormal else "normal",
-                is_abnormal=a.definition.code == abnormal,
-                completed_at=at,
-                by=self.by,
+            flagged = a.definition.code == abnormal
+            record_result(
+                a, at=at, by=self.by, abnormal=flagged, result="grade 2" if flagged else ""
             )
 
     def record(self, code: str, day: dt.date, occurrence: int | None = None):

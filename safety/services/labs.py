@@ -16,8 +16,8 @@ from django.utils import timezone
 from participants import access
 from safety.grading import LAB_NAMES, LLN, GradingError, LabGrade, lab_grade
 from safety.models import LabResult
-from schedule import services as schedule_services
 from schedule.models import Assessment
+from schedule.services.assessments import assessment_record_computed
 
 # The tests of each lab panel, keyed by the schedule's assessment definition code
 # (schedule/protocols/v1.py: "CBC" at every visit, including the infusions' pre-dose CBC, and
@@ -206,7 +206,7 @@ def lab_results_record(
         )
     graded = _grade_panel(panel, values)
     labs = [lab for lab, _, _ in graded.values()]
-    recorded = schedule_services.assessment_record(
+    recorded = assessment_record_computed(
         assessment,
         result=result_summary(labs),
         is_abnormal=any(blocks_infusion(lab) for lab in labs),

@@ -6,7 +6,7 @@ schedule.services.protocol_load the real ones: one loader, whoever calls it.
 
 # Assessment options added after the first migration; a migration's historical model may not
 # have them yet (a later data migration sets them), so they are passed only when it does.
-LATER_ASSESSMENT_OPTIONS = ("can_be_not_applicable", "holds_next_infusion")
+LATER_ASSESSMENT_OPTIONS = ("can_be_not_applicable", "holds_next_infusion", "lab_values")
 
 
 def create_protocol(data: dict, protocol_model, visit_model, assessment_model):

@@ -11,6 +11,7 @@ Assessment tuple: (code, name, safety, extra) where extra may hold
   condition: "withdrawn_in_treatment" -> only on an ET visit of someone withdrawn mid-treatment
   can_be_not_applicable: True -> may be recorded as not applicable (pregnancy test for a man)
   holds_next_infusion: True -> abnormal or missing holds the next infusion (CRS/ICANS)
+  lab_values: True        -> entered as lab values with units; grade and abnormal are computed
 Pre-dose items without max_age_hours must be done on the infusion day itself.
 """
 
@@ -18,9 +19,9 @@ S = True  # safety assessment
 N = False
 
 VS = ("VS", "Vital signs", S, {})
-CBC = ("CBC", "Complete blood count", S, {})
+CBC = ("CBC", "Complete blood count", S, {"lab_values": True})
 CHEM = ("CHEM", "Chemistry panel", S, {})
-IGG = ("IGG", "Immunoglobulin G", S, {})
+IGG = ("IGG", "Immunoglobulin G", S, {"lab_values": True})
 PREG = ("PREG", "Pregnancy test", S, {"can_be_not_applicable": True})
 AE = ("AE", "Adverse events review", S, {})
 CM = ("CM", "Concomitant medications", N, {})
@@ -40,9 +41,19 @@ INFUSION_BLOCK = [
         S,
         {"pre_dose": True, "max_age_hours": 72, "can_be_not_applicable": True},
     ),
-    ("CBC", "Complete blood count (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
+    (
+        "CBC",
+        "Complete blood count (within 72 h)",
+        S,
+        {"pre_dose": True, "max_age_hours": 72, "lab_values": True},
+    ),
     ("CHEM", "Chemistry panel (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
-    ("IGG", "Immunoglobulin G (within 72 h)", S, {"pre_dose": True, "max_age_hours": 72}),
+    (
+        "IGG",
+        "Immunoglobulin G (within 72 h)",
+        S,
+        {"pre_dose": True, "max_age_hours": 72, "lab_values": True},
+    ),
     ("INFECT", "Infection check, pre-dose", S, {"pre_dose": True}),
     (
         "VS_POST",

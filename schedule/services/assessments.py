@@ -22,13 +22,50 @@ def assessment_record(
     completed_at: dt.datetime,
     by,
 ) -> Assessment:
-    """Record an assessment's result. The overdue flag is kept, so how late it was stays known."""
+    """Record an assessment's result. The overdue flag is kept, so how late it was stays known.
+
+    Lab-value assessments (CBC, IgG) are refused here: their values are entered with units and
+    their abnormal flag computed (safety.services.labs, which calls assessment_record_computed).
+    """
     access.require_recorder(by, assessment.visit.participant.site)
-    assessment = (
+    assessment = _locked(assessment)
+    if assessment.definition.lab_values:
+        raise ValidationError(
+            {
+                "result": f"{assessment.definition.code} is entered as lab values with their "
+                "units (on its page in the dashboard): the grade and “abnormal” are computed."
+            }
+        )
+    return _record(assessment, result, is_abnormal, completed_at, by)
+
+
+@transaction.atomic
+def assessment_record_computed(
+    assessment: Assessment,
+    *,
+    result: str,
+    is_abnormal: bool,
+    completed_at: dt.datetime,
+    by,
+) -> Assessment:
+    """Record a lab-value assessment whose summary and abnormal flag were computed from the
+    values by the caller (safety.services.labs.lab_results_record, the only caller)."""
+    access.require_recorder(by, assessment.visit.participant.site)
+    assessment = _locked(assessment)
+    if not assessment.definition.lab_values:
+        raise ValidationError(f"{assessment.definition.code} is not entered as lab values.")
+    return _record(assessment, result, is_abnormal, completed_at, by)
+
+
+def _locked(assessment: Assessment) -> Assessment:
+    return (
         Assessment.objects.select_for_update()
         .select_related("visit__participant__site", "definition")
         .get(pk=assessment.pk)
     )
+
+
+def _record(assessment: Assessment, result: str, is_abnormal: bool, completed_at, by):
     if assessment.status not in (AssessmentStatus.PENDING, AssessmentStatus.DONE):
         raise ValidationError(
             f"{assessment} is {assessment.get_status_display().lower()}; it takes no result."

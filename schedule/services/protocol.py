@@ -67,6 +67,7 @@ def protocol_as_data(protocol: ProtocolVersion) -> dict:
                                 "condition": a.condition,
                                 "can_be_not_applicable": a.can_be_not_applicable,
                                 "holds_next_infusion": a.holds_next_infusion,
+                                "lab_values": a.lab_values,
                             }.items()
                             if v
                         },

@@ -17,7 +17,7 @@ from notifications.selectors import heartbeat_problem
 from participants.models import StaffRole
 from schedule import services as schedule_services
 from schedule.models import Assessment, AssessmentStatus
-from tests.support import consent, coordinator_at, local, make_user
+from tests.support import consent, coordinator_at, local, make_user, record_result
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
 
@@ -101,9 +101,7 @@ def test_a_result_recorded_clears_the_flag_keeps_how_late_and_cancels_unsent_ale
     done_at = due + dt.timedelta(hours=3)
     with time_machine.travel(done_at + dt.timedelta(minutes=1), tick=False):
         for a in safety:
-            schedule_services.assessment_record(
-                a, result="normal", is_abnormal=False, completed_at=done_at, by=coordinator
-            )
+            record_result(a, at=done_at, by=coordinator)
         services.outbox_deliver_due()
         result = services.overdue_scan(now=due + dt.timedelta(hours=49))
 
@@ -125,13 +123,7 @@ def test_only_still_overdue_items_are_listed_when_some_results_came_in(
     due = safety[0].due_at
     services.overdue_scan(now=due + dt.timedelta(minutes=5))
     with time_machine.travel(due + dt.timedelta(hours=1), tick=False):
-        schedule_services.assessment_record(
-            safety[0],
-            result="normal",
-            is_abnormal=False,
-            completed_at=due + dt.timedelta(minutes=30),
-            by=coordinator,
-        )
+        record_result(safety[0], at=due + dt.timedelta(minutes=30), by=coordinator)
         services.outbox_deliver_due()
     body = mailoutbox[0].body
     listed = [line for line in body.splitlines() if line.startswith("- ")]

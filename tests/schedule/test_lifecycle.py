@@ -28,6 +28,7 @@ from tests.support import (
     make_user,
     open_visit_codes,
     record_pre_dose,
+    record_result,
 )
 
 D0_TARGETS = {
@@ -416,7 +417,7 @@ def _assert_not_started(journey):
     ("setup", "problem"),
     [
         ("missing", "CBC not recorded"),
-        ("abnormal", "IGG abnormal (abnormal)"),
+        ("abnormal", "IGG abnormal (IGG 300 mg/dL (alert))"),
         ("older_than_72h", "PREG older than 72 h; CBC older than 72 h; CHEM older than 72 h"),
         ("after_infusion", "recorded after the infusion time"),
     ],
@@ -454,13 +455,7 @@ def test_pre_dose_results_exactly_72_hours_old_still_count(journey):
         for a in journey.visit("INF1").assessments.filter(
             definition__code__in=["VS_PRE", "INFECT"]
         ):
-            services.assessment_record(
-                a,
-                result="normal",
-                is_abnormal=False,
-                completed_at=started - dt.timedelta(minutes=30),
-                by=journey.by,
-            )
+            record_result(a, at=started - dt.timedelta(minutes=30), by=journey.by)
     _give_inf1(journey, started)
     assert journey.status() == Status.IN_TREATMENT
 

@@ -16,7 +16,6 @@ RESULTS = {
     "VS": "BP 122/78, HR 74, T 36.8 °C",
     "VS_PRE": "BP 118/76, HR 72, T 36.7 °C",
     "VS_POST": "Stable at end, +30, +60, +120 min",
-    "IGG": "IgG 820 mg/dL",
     "PREG": "Negative",
     "CRS_ICANS": "No CRS, ICE score 10",
     "OBS": "Observed 2 h 15 min, discharged",
@@ -87,3 +86,21 @@ STORIES = (
     Story("S03", 240, ending=("withdraw", 200), record_et=True),  # withdrew in follow-up
     Story("S03", 130, ending=("lost", 95, (110, 115, 120))),
 )
+
+
+# Plausible values for a participant well enough to be infused: CBC and IgG are entered as values
+# with units (safety.services.labs), like a coordinator enters them.
+LAB_VALUES = {
+    "ANC": ("3.4", "10^9/L"),
+    "LYMPH": ("1.3", "10^9/L"),
+    "PLT": ("245", "10^9/L"),
+    "HGB": ("12.9", "g/dL"),
+    "WBC": ("6.1", "10^9/L"),
+    "IGG": ("910", "mg/dL"),
+}
+
+
+def lab_values_of(assessment) -> dict:
+    from safety.services.labs import LAB_PANELS
+
+    return {code: LAB_VALUES[code] for code in LAB_PANELS[assessment.definition.code]}

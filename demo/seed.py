@@ -2,10 +2,10 @@
 
 from django.db import transaction
 
+from demo.replay import demo_participants
+from demo.sites import DEMO_PASSWORD, demo_sites, demo_staff
+from demo.summary import DemoSummary, demo_summary
 from participants.models import Participant
-from schedule.demo.replay import demo_participants
-from schedule.demo.sites import DEMO_PASSWORD, demo_sites, demo_staff
-from schedule.demo.summary import DemoSummary, demo_summary
 
 
 @transaction.atomic

@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from schedule.demo import DEMO_PASSWORD, demo_seed
+from demo.seed import demo_seed
+from demo.sites import DEMO_PASSWORD
 
 
 class Command(BaseCommand):

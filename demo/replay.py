@@ -2,11 +2,7 @@
 
 import datetime as dt
 
-from participants import eligibility
-from participants.models import Participant, Site, Status
-from participants.services.dates import site_today
-from schedule import services
-from schedule.demo.stories import (
+from demo.stories import (
     ENROLL_DAY,
     FIRST_INFUSION_DAY,
     INFUSION_HOUR,
@@ -16,7 +12,13 @@ from schedule.demo.stories import (
     SCREENING_VISIT_DAY,
     STORIES,
     Story,
+    lab_values_of,
 )
+from participants import eligibility
+from participants.models import Participant, Site, Status
+from participants.services.dates import site_today
+from safety.services import labs
+from schedule import services
 from schedule.models import Anchor, Visit, VisitKind, VisitStatus
 
 
@@ -30,6 +32,10 @@ def _record_results(visit: Visit, story: Story, at: dt.datetime, by, *, pre_dose
         pending = pending.filter(definition__pre_dose=pre_dose)
     for a in pending:
         if f"{visit.definition.code}.{a.definition.code}" in story.results_missing:
+            continue
+        if a.definition.lab_values:
+            # Lab panels are values with units; the grade and "abnormal" are computed.
+            labs.lab_results_record(a, values=lab_values_of(a), completed_at=at, by=by)
             continue
         services.assessment_record(
             a,

@@ -10,11 +10,5 @@ Study ids and screening numbers are the only identifiers; there are no names.
 
 One module per subject: stories (who the participants are), sites (sites and staff logins), replay
 (a story through the services), summary (what the command prints), seed (the entry point).
+An app of its own (above schedule and safety) so it records through every coordinator service.
 """
-
-from schedule.demo.seed import demo_seed
-from schedule.demo.sites import DEMO_PASSWORD, SITES
-from schedule.demo.stories import STORIES, Story
-from schedule.demo.summary import DemoSummary
-
-__all__ = ["DEMO_PASSWORD", "SITES", "STORIES", "DemoSummary", "Story", "demo_seed"]
