@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from dashboard import selectors
 from dashboard.forms import AssessmentNotDoneForm
 from dashboard.tables import fmt_date, fmt_local, fmt_window
+from safety.forms import LabValuesForm
 from schedule.forms import AssessmentForm, VisitDoneForm, VisitMissedForm
 from schedule.models import AssessmentStatus
 
@@ -81,7 +82,9 @@ def assessment_record(request, pk):
     # says which one was sent; only that one is bound.
     posted = request.method == "POST"
     not_done_sent = posted and AssessmentNotDoneForm.SUBMIT in request.POST
-    form = AssessmentForm(
+    # Lab panels (CBC, IgG) take values with units; their grade and "abnormal" are computed.
+    form_class = LabValuesForm if assessment.definition.lab_values else AssessmentForm
+    form = form_class(
         request.POST if posted and not not_done_sent else None,
         assessment=assessment,
         user=request.user,
@@ -112,5 +115,6 @@ def assessment_record(request, pk):
             "due": fmt_local(assessment.due_at, participant.site.tz),
             "overdue": assessment.is_overdue(timezone.now()),
             "next": _next_url(request, ""),
+            "lab_results": list(assessment.lab_results.all()),
         },
     )
