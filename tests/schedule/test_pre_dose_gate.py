@@ -60,6 +60,7 @@ def unrecord(journey, code):
 
 
 def record_at(journey, code, at: dt.datetime):
+    """A typed result (not CBC or IgG, which are entered as lab values with units)."""
     with journey.on(INF2_DAY, hour=8):
         services.assessment_record(
             item(journey, code), result="normal", is_abnormal=False, completed_at=at, by=journey.by
@@ -133,12 +134,12 @@ def test_a_complete_fresh_set_of_pre_dose_items_lets_the_infusion_through(journe
     [
         ("missing", "CBC not recorded"),
         ("stale", "CHEM older than 72 h"),
-        ("abnormal", "IGG abnormal (abnormal)"),
+        ("abnormal", "INFECT abnormal (abnormal)"),
         ("yesterday", "VS_PRE not done on the infusion day"),
     ],
 )
 def test_each_pre_dose_problem_on_its_own_refuses_the_infusion(journey, setup, problem):
-    fresh_pre_dose(journey, abnormal="IGG" if setup == "abnormal" else "")
+    fresh_pre_dose(journey, abnormal="INFECT" if setup == "abnormal" else "")
     if setup == "missing":
         unrecord(journey, "CBC")
     elif setup == "stale":
@@ -155,7 +156,7 @@ def test_each_pre_dose_problem_on_its_own_refuses_the_infusion(journey, setup, p
 
 def test_pre_dose_results_exactly_72_hours_old_still_count_at_a_later_infusion(journey):
     fresh_pre_dose(journey)
-    record_at(journey, "CBC", journey.at(INF2_DAY, 9) - dt.timedelta(hours=72))
+    record_at(journey, "CHEM", journey.at(INF2_DAY, 9) - dt.timedelta(hours=72))
     assert give(journey).status == VisitStatus.DONE
 
 
@@ -172,7 +173,7 @@ def test_an_open_crs_grade_2_hold_refuses_the_infusion(journey):
 
 
 def test_every_problem_is_listed_at_once(journey):
-    fresh_pre_dose(journey, abnormal="IGG")
+    fresh_pre_dose(journey, abnormal="INFECT")
     unrecord(journey, "CBC")
     record_at(journey, "CHEM", journey.at(INF2_DAY - days(4), 8))
     crs_hold(journey)
@@ -181,12 +182,12 @@ def test_every_problem_is_listed_at_once(journey):
     assert problems == [
         "CBC not recorded",
         "CHEM older than 72 h",
-        "IGG abnormal (abnormal)",
+        "INFECT abnormal (abnormal)",
         f"on hold: CRS grade 2 ({journey.p.label}-AE2), unresolved",
     ]
     message = refusal(journey).messages[0]
     assert (
-        "Pre-dose safety items: CBC not recorded; CHEM older than 72 h; IGG abnormal (abnormal). "
+        "Pre-dose safety items: CBC not recorded; CHEM older than 72 h; INFECT abnormal (abnormal). "
         f"On hold: CRS grade 2 ({journey.p.label}-AE2), unresolved. {HINT}"
     ) in message
 
