@@ -18,10 +18,28 @@ class OutboxKind(models.TextChoices):
     SAFETY_ESCALATION = "safety_escalation", "Overdue safety assessment escalated"
     SAFETY_MISSED = "safety_missed", "Safety assessment missed (important deviation)"
     ENROLLMENT_REPORT = "enrollment_report", "Monthly enrollment report"
+    SAFETY_EVENT = "safety_event", "Safety event graded (CRS/ICANS, grade 3+ AE)"
+    SAFETY_EVENT_LAB = "safety_event_lab", "Alerting safety lab value"
+    SAE_CLOCK_REMINDER = "sae_clock_reminder", "SAE report due in 12 hours"
+    SAE_CLOCK_OVERDUE = "sae_clock_overdue", "SAE report overdue (24 hours)"
+    SAE_CLOCK_ESCALATION = "sae_clock_escalation", "SAE report overdue, escalated"
 
 
 REMINDER_KINDS = (OutboxKind.VISIT_DUE, OutboxKind.WINDOW_CLOSES, OutboxKind.REMINDER_DIGEST)
-SAFETY_KINDS = (OutboxKind.SAFETY_OVERDUE, OutboxKind.SAFETY_ESCALATION, OutboxKind.SAFETY_MISSED)
+SAE_CLOCK_KINDS = (
+    OutboxKind.SAE_CLOCK_REMINDER,
+    OutboxKind.SAE_CLOCK_OVERDUE,
+    OutboxKind.SAE_CLOCK_ESCALATION,
+)
+# The safety-event scan's kinds (notifications/services/safety_events.py).
+SAFETY_EVENT_KINDS = (OutboxKind.SAFETY_EVENT, OutboxKind.SAFETY_EVENT_LAB, *SAE_CLOCK_KINDS)
+# Every kind whose failure is a safety alert that reached nobody (banner, /healthz).
+SAFETY_KINDS = (
+    OutboxKind.SAFETY_OVERDUE,
+    OutboxKind.SAFETY_ESCALATION,
+    OutboxKind.SAFETY_MISSED,
+    *SAFETY_EVENT_KINDS,
+)
 
 
 class OutboxStatus(models.TextChoices):

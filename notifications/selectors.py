@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from notifications.models import (
+    SAE_CLOCK_KINDS,
     SAFETY_KINDS,
     JobHeartbeat,
     MissedSafetyAlert,
@@ -15,6 +16,7 @@ from notifications.models import (
     OutboxStatus,
 )
 from participants.models import StaffRole, Status
+from safety.models import AdverseEvent, Grading, LabResult
 from schedule.models import Assessment, AssessmentStatus, Visit
 
 
@@ -105,6 +107,72 @@ def missed_safety_to_alert(now: dt.datetime) -> QuerySet[Assessment]:
     ).exclude(Exists(alerted))
 
 
+# --- Safety events (notifications/services/safety_events.py) -----------------------------------
+
+
+def gradings_to_alert() -> QuerySet[Grading]:
+    """Gradings the safety-event scan has not dealt with yet, oldest first.
+
+    Filters on exactly the condition of the partial index grading_alert_scan_idx (alerted_at IS
+    NULL, on recorded_at), so the scan reads only the few new rows however many gradings exist.
+    """
+    return (
+        Grading.objects.filter(alerted_at__isnull=True)
+        .select_related("event__participant__site")
+        .order_by("recorded_at", "pk")
+    )
+
+
+def grades_alerted(event_ids) -> set[tuple[int, int]]:
+    """{(event id, grade)} already dealt with by an earlier scan: a re-grading to the same grade
+    is not alerted again (not even to staff who joined since)."""
+    return set(
+        Grading.objects.filter(event_id__in=event_ids, alerted_at__isnull=False).values_list(
+            "event_id", "grade"
+        )
+    )
+
+
+def labs_to_alert() -> QuerySet[LabResult]:
+    """Alerting lab values (LabResult.alert) not alerted on yet, oldest first.
+
+    Filters on exactly the condition of the partial index lab_alert_scan_idx (alert AND alerted_at
+    IS NULL, on recorded_at).
+    """
+    return (
+        LabResult.objects.filter(alert=True, alerted_at__isnull=True)
+        .select_related("assessment__visit__participant__site", "assessment__visit__definition")
+        .order_by("recorded_at", "pk")
+    )
+
+
+def sae_clocks_running(due_until: dt.datetime) -> QuerySet[AdverseEvent]:
+    """Serious events not reported to the sponsor whose report is due by `due_until`.
+
+    AdverseEvent.objects.sae_unreported() is the condition of the partial index
+    ae_sae_clock_scan_idx (serious AND sponsor_reported_at IS NULL, on sponsor_report_due_at): a
+    reported event leaves the index, and the scan never reads it again.
+    """
+    return (
+        AdverseEvent.objects.sae_unreported()
+        .filter(sponsor_report_due_at__lte=due_until)
+        .select_related("participant__site")
+        .order_by("sponsor_report_due_at", "pk")
+    )
+
+
+def sae_stages_alerted(events) -> set[tuple[int, str, str]]:
+    """{(event id, outbox kind, due instant ISO)}: the SAE clock stages that have their emails.
+
+    Rows carry their event in `context`, so this reads the SAE rows of the events' participants
+    (the participant foreign key is indexed): one query, a handful of rows.
+    """
+    rows = OutboxEmail.objects.filter(
+        participant_id__in={e.participant_id for e in events}, kind__in=SAE_CLOCK_KINDS
+    ).values_list("context", "kind")
+    return {(context.get("event"), kind, context.get("due_at")) for context, kind in rows}
+
+
 # A failed safety email stays a problem (banner, /healthz 503) for this long unless resent.
 FAILED_VISIBLE_FOR = dt.timedelta(days=7)
 
@@ -174,27 +242,41 @@ def heartbeat_status(now: dt.datetime, beats: dict | None = None) -> list[dict]:
 
 
 def job_problems(beats: dict) -> dict[str, int]:
-    """What the jobs' last runs could not do: {"nobody_to_alert": n, "safety_emails_failed": n}.
+    """What the jobs' last runs could not do: {"nobody_to_alert": n, "safety_emails_failed": n,
+    "safety_events_nobody_to_alert": n}.
 
-    Counted by the jobs themselves (flag_overdue, deliver_outbox) and stored with their
-    heartbeats, so reading them costs no query of its own; at most a minute (deliver_outbox)
-    or 15 minutes (flag_overdue) old.
+    Counted by the jobs themselves (flag_overdue, scan_safety_events, deliver_outbox) and stored
+    with their heartbeats, so reading them costs no query of its own; at most a minute
+    (deliver_outbox, scan_safety_events) or 15 minutes (flag_overdue) old.
+
+    nobody_to_alert is every safety item or event nobody can be emailed about, whichever scan
+    found it: /healthz's alert-recipients check reads it. safety_events_nobody_to_alert is the
+    safety-event scan's part of it, so the banner can say what is waiting.
     """
-    result = {"nobody_to_alert": 0, "safety_emails_failed": 0}
+    result = {"nobody_to_alert": 0, "safety_emails_failed": 0, "safety_events_nobody_to_alert": 0}
     for beat in beats.values():
         for key, value in (beat.problems or {}).items():
             if key in result:
                 result[key] += int(value)
+    result["nobody_to_alert"] += result["safety_events_nobody_to_alert"]
     return result
 
 
 def _problem_messages(problems: dict[str, int]) -> list[str]:
     messages = []
-    if n := problems["nobody_to_alert"]:
+    events = problems.get("safety_events_nobody_to_alert", 0)
+    if n := problems["nobody_to_alert"] - events:
         messages.append(
             f"{n} overdue safety item{'s' if n != 1 else ''} "
             f"{'have' if n != 1 else 'has'} nobody to alert: no active coordinator, investigator, "
             "study manager or medical monitor with an email address. Add one in the admin."
+        )
+    if n := events:
+        messages.append(
+            f"{n} safety event{'s' if n != 1 else ''} (CRS/ICANS or grade 3+ AE, alerting lab "
+            f"value, SAE report clock) {'have' if n != 1 else 'has'} nobody to alert: no active "
+            "investigator, coordinator, medical monitor or study manager with an email address. "
+            "Add one in the admin."
         )
     if n := problems["safety_emails_failed"]:
         messages.append(

@@ -36,6 +36,13 @@ def flag_overdue() -> str:
 
 
 @shared_task(ignore_result=True)
+def scan_safety_events() -> str:
+    result = services.safety_events_scan()
+    services.heartbeat_record("scan_safety_events", str(result), problems=result.problems())
+    return str(result)
+
+
+@shared_task(ignore_result=True)
 def queue_enrollment_report() -> str:
     created = services.enrollment_report_queue()
     summary = f"{created} enrollment report email(s) queued"

@@ -163,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
     # Only creates outbox rows; each row's send_after holds it until 08:00 site time.
     "scan-reminders": {"task": "notifications.tasks.scan_reminders", "schedule": 3600.0},
     "flag-overdue": {"task": "notifications.tasks.flag_overdue", "schedule": 900.0},
+    # CRS/ICANS and grade >= 3 gradings, alerting labs, the SAE clock: "immediately" is a minute.
+    "scan-safety-events": {"task": "notifications.tasks.scan_safety_events", "schedule": 60.0},
     # Sends every due pending row, so nothing is lost when an enqueue failed (broker down).
     "deliver-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
     # Daily; queues last month's report for the study managers once (dedup key per month).

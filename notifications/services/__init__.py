@@ -2,7 +2,7 @@
 
 One module per subject; this package re-exports the public actions, so callers write
 `services.overdue_scan(...)`. The modules import each other in one direction only (emails <-
-outbox <- reminders, safety_alerts, enrollment_report <- delivery), and none imports
+outbox <- reminders, safety_alerts, safety_events, enrollment_report <- delivery), and none imports
 notifications.tasks: the outbox asks for the send task by its registered name.
 
     emails.py             templates of each kind, the links in them (reverse() + SITE_URL), and
@@ -15,6 +15,9 @@ notifications.tasks: the outbox asks for the send task by its registered name.
                           reminder says when sent
     safety_alerts.py      the overdue scan: overdue flags, escalation, missed-safety alerts, who
                           is told; and what a safety alert says when sent
+    safety_events.py      the every-minute safety-event scan: CRS/ICANS and grade >= 3 gradings,
+                          alerting lab values, the SAE clock (12 h reminder, 24 h overdue and
+                          escalation); and what those emails say when sent
     enrollment_report.py  the monthly enrollment report: queued per study manager, counts at send
     heartbeat.py          recording a periodic job's run
 
@@ -46,11 +49,13 @@ from notifications.services.heartbeat import heartbeat_record
 from notifications.services.outbox import enqueue_send, outbox_add, outbox_resend
 from notifications.services.reminders import ReminderScanResult, reminders_scan
 from notifications.services.safety_alerts import OverdueScanResult, overdue_scan
+from notifications.services.safety_events import SafetyEventScanResult, safety_events_scan
 
 __all__ = [
     "DeliveryResult",
     "OverdueScanResult",
     "ReminderScanResult",
+    "SafetyEventScanResult",
     "admin_url",
     "enqueue_send",
     "enrollment_report_queue",
@@ -64,4 +69,5 @@ __all__ = [
     "participant_url",
     "reminders_scan",
     "render_email",
+    "safety_events_scan",
 ]

@@ -15,11 +15,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications import selectors
-from notifications.models import REMINDER_KINDS, OutboxEmail, OutboxKind, OutboxStatus
+from notifications.models import (
+    REMINDER_KINDS,
+    SAFETY_EVENT_KINDS,
+    OutboxEmail,
+    OutboxKind,
+    OutboxStatus,
+)
 from notifications.services.emails import TEMPLATE_OF_KIND, message_id, render_email
 from notifications.services.enrollment_report import enrollment_report_context
 from notifications.services.reminders import reminder_context
 from notifications.services.safety_alerts import safety_context
+from notifications.services.safety_events import safety_event_context
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +133,8 @@ def _revalidate(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
         return reminder_context(row, now)
     if row.kind == OutboxKind.ENROLLMENT_REPORT:
         return enrollment_report_context(row)
+    if row.kind in SAFETY_EVENT_KINDS:
+        return safety_event_context(row, now)
     return safety_context(row, now)
 
 

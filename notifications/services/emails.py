@@ -20,6 +20,11 @@ TEMPLATE_OF_KIND = {
     OutboxKind.SAFETY_ESCALATION: "safety_escalation",
     OutboxKind.SAFETY_MISSED: "safety_missed",
     OutboxKind.ENROLLMENT_REPORT: "enrollment_report",
+    OutboxKind.SAFETY_EVENT: "safety_event",
+    OutboxKind.SAFETY_EVENT_LAB: "safety_event_lab",
+    OutboxKind.SAE_CLOCK_REMINDER: "sae_clock_reminder",
+    OutboxKind.SAE_CLOCK_OVERDUE: "sae_clock_overdue",
+    OutboxKind.SAE_CLOCK_ESCALATION: "sae_clock_escalation",
 }
 
 

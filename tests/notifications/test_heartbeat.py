@@ -26,6 +26,7 @@ def run_every_job(at):
     with time_machine.travel(at, tick=False):
         tasks.deliver_outbox()
         tasks.flag_overdue()
+        tasks.scan_safety_events()
         tasks.scan_reminders()
         tasks.queue_enrollment_report()
 
@@ -36,6 +37,7 @@ def test_each_periodic_job_records_its_heartbeat(db):
     assert set(beats) == {
         "deliver_outbox",
         "flag_overdue",
+        "scan_safety_events",
         "scan_reminders",
         "queue_enrollment_report",
     }
@@ -113,7 +115,7 @@ def test_healthz_503_when_jobs_stopped(db, client):
     assert body["status"] == "unhealthy"
     assert not body["periodic_jobs"]["ok"]
     late = {j["job"] for j in body["periodic_jobs"]["jobs"] if not j["ok"]}
-    assert late == {"deliver_outbox", "flag_overdue"}
+    assert late == {"deliver_outbox", "flag_overdue", "scan_safety_events"}
 
 
 def test_healthz_503_when_the_broker_is_down(db, client):
