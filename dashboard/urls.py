@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import calendar, participants, recording, worklist
+from dashboard.views import calendar, participants, recording, safety, worklist
 
 app_name = "dashboard"
 
@@ -13,6 +13,17 @@ urlpatterns = [
         "participants/<int:pk>/<slug:action>/",
         participants.participant_action,
         name="participant_action",
+    ),
+    path(
+        "participants/<int:pk>/adverse-events/new/",
+        safety.ae_new,
+        name="ae_new",
+    ),
+    path("safety/adverse-events/", safety.AdverseEventListView.as_view(), name="adverse_events"),
+    path(
+        "safety/adverse-events/<int:pk>/<slug:action>/",
+        safety.ae_action,
+        name="ae_action",
     ),
     path("visits/<int:pk>/done/", recording.visit_done, name="visit_done"),
     path("visits/<int:pk>/missed/", recording.visit_missed, name="visit_missed"),

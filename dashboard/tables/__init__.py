@@ -14,16 +14,26 @@ from dashboard.tables.base import (
 from dashboard.tables.calendar import CalendarTable
 from dashboard.tables.participant_page import HistoryTable, TimelineTable
 from dashboard.tables.participants import ParticipantTable
+from dashboard.tables.safety import (
+    AdverseEventTable,
+    FollowUpTable,
+    ParticipantEventTable,
+    SaeClockTable,
+)
 from dashboard.tables.worklist import OverdueSafetyTable, VisitTable
 
 __all__ = [
     "DATE",
     "NOWRAP",
+    "AdverseEventTable",
     "BaseTable",
     "CalendarTable",
+    "FollowUpTable",
     "HistoryTable",
     "OverdueSafetyTable",
+    "ParticipantEventTable",
     "ParticipantTable",
+    "SaeClockTable",
     "TimelineTable",
     "VisitTable",
     "days_left_html",

@@ -1,4 +1,5 @@
-"""The participant list, the participant page, registering a consent and the status changes."""
+"""The participant list, the participant page (with its adverse events), registering a consent
+and the status changes."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,6 +16,7 @@ from dashboard import selectors
 from dashboard.filters import ParticipantFilter
 from dashboard.forms import RegisterConsentForm
 from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
+from dashboard.views import safety
 from dashboard.views._common import EXPORT_FORMATS, Export, export
 from participants import access
 from schedule.forms import ACTIONS, actions_available
@@ -57,9 +59,11 @@ def participant_detail(request, pk):
         page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
     )
     history = HistoryTable(page.history)
-    label = page.participant.label
+    events = safety.participant_event_table(request.user, page.participant, writer)
+    downloads = {"timeline": timeline, "history": history, "adverse_events": events}
     wanted = request.GET.get("_table", "timeline")
-    response = export(request, history if wanted == "history" else timeline, f"{label}-{wanted}")
+    wanted = wanted if wanted in downloads else "timeline"
+    response = export(request, downloads[wanted], f"{page.participant.label}-{wanted}")
     if response:
         return response
     return render(
@@ -70,6 +74,7 @@ def participant_detail(request, pk):
             "p": page.participant,
             "timeline": timeline,
             "history": history,
+            "events": events,
             "actions": [(slug, form.title) for slug, form in actions_available(page.participant)]
             if writer
             else [],

@@ -1,4 +1,5 @@
-"""The worklist: visits due today, overdue safety items, windows closing, the coming week."""
+"""The worklist: SAE clocks and adverse events to follow up, visits due today, overdue safety
+items, windows closing, the coming week."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
@@ -7,15 +8,16 @@ from django.utils import timezone
 
 from dashboard import selectors
 from dashboard.tables import OverdueSafetyTable, VisitTable
+from dashboard.views import safety
 from dashboard.views._common import export
 from participants import access
 
+# Counts shown red at the top when not zero.
+ALERTS = ("overdue_safety", "overdue_visits")
 
-@login_required
-def worklist(request):
-    now = timezone.now()
-    work = selectors.worklist(request.user, now)
-    writer = access.records_where_visible(request.user)
+
+def _schedule_sections(work, writer: bool) -> list[dict]:
+    """The visit and safety-assessment sections, as (key, title, help, table) rows made dicts."""
     visit_kwargs = {
         "today_by_site": work.today_by_site,
         "next_url": reverse("dashboard:worklist"),
@@ -56,20 +58,25 @@ def worklist(request):
             VisitTable(work.coming_up, **visit_kwargs),
         ),
     ]
+    return [
+        {"key": k, "title": t, "help": h, "table": tb, "count": len(tb.rows), "alert": k in ALERTS}
+        for k, t, h, tb in sections
+    ]
+
+
+@login_required
+def worklist(request):
+    now = timezone.now()
+    work = selectors.worklist(request.user, now)
+    writer = access.records_where_visible(request.user)
+    # Adverse events first: an SAE clock runs in hours, the rest in days.
+    sections = safety.worklist_sections(request.user, now, writer)
+    sections += _schedule_sections(work, writer)
     wanted = request.GET.get("_table")
-    for key, _title, _help, table in sections:
-        if key == wanted:
-            response = export(request, table, f"worklist-{key}")
+    for section in sections:
+        if section["key"] == wanted:
+            table = section["export"]() if "export" in section else section["table"]
+            response = export(request, table, f"worklist-{wanted}")
             if response:
                 return response
-    return render(
-        request,
-        "dashboard/worklist.html",
-        {
-            "sections": [
-                {"key": k, "title": t, "help": h, "table": tb, "count": len(tb.rows)}
-                for k, t, h, tb in sections
-            ],
-            "sites": work.sites,
-        },
-    )
+    return render(request, "dashboard/worklist.html", {"sections": sections, "sites": work.sites})
