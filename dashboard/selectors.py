@@ -246,7 +246,9 @@ def participant_page(user, pk: int) -> ParticipantPage:
         pk=pk,
     )
     visits = list(
-        participant.visits.select_related("definition")
+        participant.visits.select_related(
+            "definition", "participant__site", "pre_dose_override__overridden_by"
+        )
         .prefetch_related(
             Prefetch(
                 "assessments",

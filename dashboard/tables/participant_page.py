@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from dashboard.selectors import study_day
 from dashboard.tables.base import DATE, NOWRAP, BaseTable, fmt_date, fmt_window, with_next
-from schedule.models import AssessmentStatus, VisitStatus
+from schedule.models import AssessmentStatus, PreDoseOverride, VisitStatus
 
 
 class TimelineTable(BaseTable):
@@ -80,6 +80,18 @@ class TimelineTable(BaseTable):
         return record.actual_date.isoformat() if record.actual_date else ""
 
     def render_status(self, record):
+        override = _override(record)
+        if override is not None:
+            return format_html(
+                '<span class="status status-{}">{}</span> <strong class="late">given over the '
+                "pre-dose gate</strong> <small>by {} on {}: {} (gate: {})</small>",
+                record.status,
+                record.get_status_display(),
+                override.overridden_by.get_username(),
+                fmt_date(override.overridden_at.astimezone(record.participant.site.tz).date()),
+                override.reason,
+                "; ".join(override.problems),
+            )
         if self.is_overdue(record):
             return format_html(
                 '<span class="status status-overdue">Overdue</span> <small>window closed {}</small>',
@@ -96,6 +108,12 @@ class TimelineTable(BaseTable):
         return format_html('<span class="status status-{}">{}</span>', record.status, text)
 
     def value_status(self, record):
+        override = _override(record)
+        if override is not None:
+            return (
+                f"{record.get_status_display()}; given over the pre-dose gate by "
+                f"{override.overridden_by.get_username()}: {override.reason}"
+            )
         return "Overdue" if self.is_overdue(record) else record.get_status_display()
 
     def render_in_window(self, record):
@@ -200,3 +218,12 @@ class HistoryTable(BaseTable):
 
     def value_changed_at(self, value):
         return value.isoformat()
+
+
+def _override(visit):
+    """The visit's pre-dose override, if an investigator gave the infusion over the gate
+    (select_related by the participant page, so no query per row)."""
+    try:
+        return visit.pre_dose_override
+    except PreDoseOverride.DoesNotExist:
+        return None

@@ -8,6 +8,11 @@ from schedule.forms.base import YES_NO, ServiceForm, at, date_field, text_area, 
 from schedule.models import VisitKind
 
 
+def _is_investigator(user) -> bool:
+    profile = getattr(user, "staff_profile", None)
+    return profile is not None and profile.role == "investigator"
+
+
 class VisitDoneForm(ServiceForm):
     actual_date = date_field("Date of the visit")
     started_time = time_field("Time the infusion started (site time)", required=False)
@@ -18,6 +23,13 @@ class VisitDoneForm(ServiceForm):
     )
     adequate_collection = forms.ChoiceField(
         label="Adequate collection?", choices=YES_NO, widget=forms.RadioSelect, required=False
+    )
+    override_reason = text_area(
+        "Give it over the pre-dose gate: your reason (investigators only, leave empty otherwise)",
+        required=False,
+        max_length=2000,
+        help_text="Only when the tracker refuses the infusion and you, the investigator of the "
+        "site, decide to give it anyway. Kept with the infusion and counted as a deviation.",
     )
 
     aliases = {
@@ -40,6 +52,9 @@ class VisitDoneForm(ServiceForm):
         else:
             for name in ("started_time", "dose", "lot"):
                 del self.fields[name]
+        if not (infusion and _is_investigator(user)):
+            # The service refuses anyone else's override; the field is not offered to them.
+            del self.fields["override_reason"]
         if kind == VisitKind.APHERESIS:
             self.fields["product_id"].required = True
             self.fields["adequate_collection"].required = True
@@ -55,6 +70,8 @@ class VisitDoneForm(ServiceForm):
                 "dose": data["dose"],
                 "lot": data["lot"],
             }
+        if data.get("override_reason", "").strip():
+            extra["override_reason"] = data["override_reason"]
         if "product_id" in data:
             extra = {
                 "product_id": data["product_id"],
