@@ -130,12 +130,17 @@ def test_infusion_without_pre_dose_results_is_refused_whole(
 def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site, protocol):
     with frozen():
         p = consent(site, coordinator, dt.date(2026, 3, 2))
-        cbc = visit(p, "SCR").assessments.get(definition__code="CBC")
+        cbc = visit(p, "SCR").assessments.get(definition__code="CHEM")
         url = reverse("dashboard:assessment_record", args=[cbc.pk])
         form = logged_in.get(url).content.decode()
         assert "end of 16 Mar 2026 (site time)" in form  # SCR window 2-16 Mar, New York
         bad = logged_in.post(
-            url, {"result": "Hb 9.1", "completed_on": "2026-03-10", "completed_time": "23:00"}
+            url,
+            {
+                "result": "Creatinine 2.1 mg/dL",
+                "completed_on": "2026-03-10",
+                "completed_time": "23:00",
+            },
         )
         assert (
             field_error(bad.content.decode(), "completed_on") == "The result time is in the future."
@@ -149,7 +154,7 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
         ok = logged_in.post(
             url,
             {
-                "result": "Hb 9.1",
+                "result": "Creatinine 2.1 mg/dL",
                 "is_abnormal": "on",
                 "completed_on": "2026-03-10",
                 "completed_time": "09:00",
@@ -157,7 +162,7 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
         )
     assert ok.status_code == 302
     cbc.refresh_from_db()
-    assert (cbc.status, cbc.result, cbc.is_abnormal) == ("done", "Hb 9.1", True)
+    assert (cbc.status, cbc.result, cbc.is_abnormal) == ("done", "Creatinine 2.1 mg/dL", True)
     # 09:00 was entered in New York time.
     assert cbc.completed_at == dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC)
 
