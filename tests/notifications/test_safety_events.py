@@ -2,8 +2,8 @@
 gradings, grade >= 3 adverse events, alerting lab values and the SAE reporting clock, each alert
 to the right people exactly once per event and grade (per lab value, per clock stage).
 
-Events are built with the models directly (the safety services are written elsewhere); every
-scan is given its `now`, no clock is patched.
+Events are built with the models directly, so each rule is tested on its own; the last test goes
+through the safety services end to end. Every scan is given its `now`, no clock is patched.
 """
 
 import datetime as dt
@@ -19,7 +19,16 @@ from notifications import selectors, services, tasks
 from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
 from participants.models import StaffRole
 from safety.clocks import sponsor_report_due
-from safety.models import AdverseEvent, EventKind, Grading, LabResult
+from safety.models import (
+    ActionTaken,
+    AdverseEvent,
+    EventKind,
+    Grading,
+    LabResult,
+    Outcome,
+    Relatedness,
+)
+from safety.services import adverse_events, sae
 from tests.support import consent, local, make_user
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
@@ -506,3 +515,39 @@ def test_the_scan_runs_every_minute_and_its_heartbeat_is_expected(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["scan-safety-events"]
     assert entry == {"task": "notifications.tasks.scan_safety_events", "schedule": 60.0}
     assert selectors.periodic_jobs()["scan_safety_events"] == 60.0
+
+
+# --- Through the safety services -----------------------------------------------------------------
+
+
+def test_an_sae_recorded_and_reported_through_the_safety_services_is_alerted_once_and_stops(
+    participant, staff, coordinator, mailoutbox
+):
+    event = adverse_events.ae_record(
+        participant,
+        term="Pneumonia",
+        ctcae_term="Lung infection",
+        onset_date=AWARE.date(),
+        grade=3,
+        serious=True,
+        seriousness_criteria=["hospitalisation"],
+        related_to_product=Relatedness.POSSIBLE,
+        related_to_leukapheresis=Relatedness.NOT_RELATED,
+        action_taken=ActionTaken.NONE,
+        outcome=Outcome.NOT_RECOVERED,
+        aware_at=AWARE,
+        by=coordinator,
+    )
+    assert event.sponsor_report_due_at == DUE
+
+    first = scan(DUE - TWELVE_HOURS)
+    sae.sae_report_to_sponsor(event, at=DUE - dt.timedelta(hours=1), by=coordinator)
+    after = scan(DUE)
+    services.outbox_deliver_due(now=DUE)
+
+    assert first.gradings == 1 and first.sae_stages["reminder"] == 1
+    assert after.emails == 0 and not after.sae_stages
+    assert told(OutboxKind.SAFETY_EVENT) == {"invest", "monitor"}
+    assert told(OutboxKind.SAE_CLOCK_REMINDER) == {"invest", "coord"}
+    # Reported before the reminders went out: they are cancelled, the grade 3 alert is sent.
+    assert sorted(m.to[0] for m in mailoutbox) == ["invest@example.org", "monitor@example.org"]
