@@ -92,7 +92,9 @@ def end_of_local_day(day: date, tz: tzinfo) -> datetime:
 class ClockState:
     """Where a reporting clock stands at `now`.
 
-    overdue: not reported and `now` is past the due instant (at the due instant itself: on time).
+    overdue: not reported and `now` is at or past the due instant (as every overdue rule of the
+        tracker: an overdue safety assessment is due_at <= now, and the SAE clock scan flags at the
+        due instant). A report made at the due instant itself is on time.
     remaining: time left until due, while not reported and not overdue; else None.
     late_by: how late the report was (reported after due), or, while not reported and overdue, how
         late it is so far; None when on time.
@@ -116,7 +118,7 @@ def clock_state(due_at: datetime, now: datetime, reported_at: datetime | None = 
         late = reported - due if reported > due else None
         return ClockState(overdue=False, remaining=None, late_by=late, reminder_due=False)
     left = due - current
-    overdue = left < timedelta(0)
+    overdue = left <= timedelta(0)
     return ClockState(
         overdue=overdue,
         remaining=None if overdue else left,

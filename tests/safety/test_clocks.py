@@ -92,7 +92,7 @@ def test_23_h_59_min_after_awareness_is_on_time_and_24_h_01_min_is_overdue_acros
         (timedelta(hours=11, minutes=59), False, timedelta(hours=12, minutes=1), None, False),
         (timedelta(hours=12), False, timedelta(hours=12), None, True),
         (timedelta(hours=23, minutes=59), False, MINUTE, None, True),
-        (timedelta(hours=24), False, timedelta(0), None, True),
+        (timedelta(hours=24), True, None, timedelta(0), True),
         (timedelta(hours=24, minutes=1), True, None, MINUTE, True),
         (timedelta(days=3), True, None, timedelta(days=2), True),
     ],
