@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 from participants.services.dates import consent_to_first_infusion_problem
+from participants.spreadsheets import spreadsheet_cell
 from schedule.models import Anchor, ProtocolVersion, VisitKind
 from schedule.services import (
     apheresis_gap_warning,
@@ -53,12 +54,13 @@ class Preview:
     warnings: list[str] = field(default_factory=list)
 
     def as_csv(self) -> str:
-        """CSV with a header row; assessments separated by ";" so the column stays one field."""
+        """CSV with a header row; assessments separated by ";" so the column stays one field.
+        A protocol's text (a visit name) goes through spreadsheet_cell: never a live formula."""
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in self.rows:
-            writer.writerow(row.values(";"))
+            writer.writerow({k: spreadsheet_cell(v) for k, v in row.values(";").items()})
         return out.getvalue()
 
     def as_table(self) -> str:

@@ -1,17 +1,36 @@
-"""What the dashboard's pages share: the CSV/XLSX download of a table."""
+"""What the dashboard's pages share: the CSV/XLSX download of a table, and where a form goes back
+to after saving (`safe_next`)."""
 
-from django.http import HttpResponse
+import re
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_tables2.export import TableExport
+from tablib import Dataset
+
+from participants.spreadsheets import spreadsheet_row
 
 EXPORT_FORMATS = ("csv", "xlsx")
+# A control character (NUL, a newline...) has no place in a path to go back to.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Export(TableExport):
-    """Only the two formats the dashboard offers (and whose libraries are installed)."""
+    """Only the two formats the dashboard offers (and whose libraries are installed). Every cell
+    goes through participants.spreadsheets, so no text becomes a live formula."""
 
     @classmethod
     def is_valid_format(cls, export_format):
         return export_format in EXPORT_FORMATS
+
+    def table_to_dataset(self, table, exclude_columns, dataset_kwargs=None):
+        plain = super().table_to_dataset(table, exclude_columns, dataset_kwargs)
+        safe = Dataset(title=plain.title)
+        if plain.headers is not None:
+            safe.headers = spreadsheet_row(plain.headers)
+        for row in plain:
+            safe.append(spreadsheet_row(row))
+        return safe
 
 
 def export(request, table, name: str) -> HttpResponse | None:
@@ -20,3 +39,21 @@ def export(request, table, name: str) -> HttpResponse | None:
         return None
     exporter = Export(export_format, table, dataset_kwargs={"title": name[:31]})
     return exporter.response(filename=f"{name}.{export_format}")
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """The `next` the form carries (POST, else GET) when it is a path on this site, else
+    `default`. A URL string, never a view name: redirect() would try to reverse anything else
+    (`next=2026-13-01` -> NoReverseMatch)."""
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if (
+        url.startswith("/")
+        and not url.startswith("//")
+        and not url.startswith("/\\")
+        and not CONTROL.search(url)
+        and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return url
+    return default
