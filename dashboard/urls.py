@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import calendar, participants, recording, safety, worklist
+from dashboard.views import calendar, episodes, participants, recording, safety, worklist
 
 app_name = "dashboard"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("participants/", participants.ParticipantListView.as_view(), name="participants"),
     path("participants/new/", participants.participant_new, name="participant_new"),
     path("participants/<int:pk>/", participants.participant_detail, name="participant"),
+    # Before the generic status change: the dashboard records a death only linked to its SAE.
+    path("participants/<int:pk>/death/", episodes.participant_death, name="participant_death"),
     path(
         "participants/<int:pk>/<slug:action>/",
         participants.participant_action,
@@ -19,7 +21,15 @@ urlpatterns = [
         safety.ae_new,
         name="ae_new",
     ),
+    path("participants/<int:pk>/crs/new/", episodes.crs_new, name="crs_new"),
+    path("participants/<int:pk>/icans/new/", episodes.icans_new, name="icans_new"),
     path("safety/adverse-events/", safety.AdverseEventListView.as_view(), name="adverse_events"),
+    # Before the generic event action, whose slugs it would otherwise catch.
+    path(
+        "safety/adverse-events/<int:pk>/reassess/",
+        episodes.episode_reassess,
+        name="episode_reassess",
+    ),
     path(
         "safety/adverse-events/<int:pk>/<slug:action>/",
         safety.ae_action,

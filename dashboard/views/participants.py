@@ -1,5 +1,5 @@
-"""The participant list, the participant page (with its adverse events), registering a consent
-and the status changes."""
+"""The participant list, the participant page (with its adverse events and CRS/ICANS episodes),
+registering a consent and the status changes."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,7 +16,7 @@ from dashboard import selectors
 from dashboard.filters import ParticipantFilter
 from dashboard.forms import RegisterConsentForm
 from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
-from dashboard.views import safety
+from dashboard.views import episodes, safety
 from dashboard.views._common import EXPORT_FORMATS, Export, export
 from participants import access
 from schedule.forms import ACTIONS, actions_available
@@ -49,6 +49,20 @@ class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Fil
         return kwargs
 
 
+def status_actions(participant) -> list[tuple[str, str]]:
+    """(url, title) of the status changes allowed now. A death is recorded on its own page, which
+    links it to the participant's SAE (episodes.participant_death)."""
+    return [
+        (
+            reverse("dashboard:participant_death", args=[participant.pk])
+            if slug == "death"
+            else reverse("dashboard:participant_action", args=[participant.pk, slug]),
+            form.title,
+        )
+        for slug, form in actions_available(participant)
+    ]
+
+
 @login_required
 def participant_detail(request, pk):
     page = selectors.participant_page(request.user, pk)
@@ -59,7 +73,8 @@ def participant_detail(request, pk):
         page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
     )
     history = HistoryTable(page.history)
-    events = safety.participant_event_table(request.user, page.participant, writer)
+    event_rows = safety.participant_events(request.user, page.participant)
+    events = safety.participant_event_table(event_rows, writer)
     downloads = {"timeline": timeline, "history": history, "adverse_events": events}
     wanted = request.GET.get("_table", "timeline")
     wanted = wanted if wanted in downloads else "timeline"
@@ -75,9 +90,8 @@ def participant_detail(request, pk):
             "timeline": timeline,
             "history": history,
             "events": events,
-            "actions": [(slug, form.title) for slug, form in actions_available(page.participant)]
-            if writer
-            else [],
+            "episodes": episodes.episodes_of(page.participant, event_rows, writer),
+            "actions": status_actions(page.participant) if writer else [],
             "can_record": writer,
             "d0_label": selectors.study_day(page.d0, page.d0) if page.d0 else "",
         },

@@ -18,6 +18,7 @@ from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
 from dashboard import selectors as dashboard_selectors
+from dashboard.episode_forms import EpisodeResolveForm
 from dashboard.filters import AdverseEventFilter
 from dashboard.safety_forms import EVENT_FORMS, AdverseEventForm
 from dashboard.tables import (
@@ -28,6 +29,7 @@ from dashboard.tables import (
 )
 from dashboard.tables.safety import irb_clock_text, sponsor_clock_text
 from dashboard.views._common import EXPORT_FORMATS, Export
+from dashboard.views.episodes import EPISODE_KINDS
 from participants import access
 from safety import selectors
 from safety.models import AdverseEvent, Grading
@@ -81,8 +83,8 @@ def participant_events(user, participant) -> list[AdverseEvent]:
     )
 
 
-def participant_event_table(user, participant, can_record: bool) -> ParticipantEventTable:
-    events = participant_events(user, participant)
+def participant_event_table(events, can_record: bool) -> ParticipantEventTable:
+    """`events` from participant_events (the episodes section reads the same rows)."""
     return ParticipantEventTable(events, now=timezone.now(), can_record=can_record)
 
 
@@ -156,13 +158,19 @@ def ae_new(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ae_action(request, pk, action):
-    """One action on an event (EVENT_FORMS): 404 at another site, 403 for a read-only role."""
-    form_class = EVENT_FORMS.get(action)
-    if form_class is None:
+    """One action on an event (EVENT_FORMS): 404 at another site, 403 for a read-only role.
+
+    A CRS or ICANS episode is graded from findings, never by a typed grade: its re-grade is the
+    re-assessment page, and its resolution also releases the infusion hold it put."""
+    if action not in EVENT_FORMS:
         raise Http404("No such action.")
     event = access.get_recordable_or_403(
         request.user, AdverseEvent.objects.select_related("participant__site"), pk=pk
     )
+    episode = event.kind in EPISODE_KINDS
+    if episode and action == "regrade":
+        return redirect("dashboard:episode_reassess", pk=event.pk)
+    form_class = EpisodeResolveForm if episode and action == "resolve" else EVENT_FORMS[action]
     participant = event.participant
     if not form_class.available(event):
         messages.error(
