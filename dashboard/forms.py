@@ -6,14 +6,12 @@ from django import forms
 from schedule import services
 from schedule.forms import ConsentForm, ServiceForm
 
-DATE_INVALID = "Enter a real calendar date (for example 2026-03-10)."
 TIME_INVALID = "Enter a time as HH:MM (for example 09:30)."
 
 
 class RegisterConsentForm(ConsentForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["consent_on"].error_messages["invalid"] = DATE_INVALID
         self.fields["consent_time"].error_messages["invalid"] = TIME_INVALID
         self.fields["site"].error_messages["invalid_choice"] = (
             "Choose one of your own sites: you can register consents only there."

@@ -13,7 +13,7 @@ from participants.services.dates import site_today
 from safety.ctcae import term_choices
 from safety.models import ActionTaken, EventKind, Outcome, Relatedness, Seriousness
 from safety.services import adverse_events, sae
-from safety.services.checks import FATAL_GRADE
+from safety.services.checks import FATAL_GRADE, TERM_MAX
 from schedule.forms.base import YES_NO, ServiceForm, at, date_field, text_area, time_field
 
 GRADES = [
@@ -92,6 +92,7 @@ class AdverseEventForm(SiteTimeForm):
     ctcae_term = forms.ChoiceField(label="CTCAE v5 term", choices=term_choices, required=False)
     term = forms.CharField(
         label="Description (the investigator's words)",
+        max_length=TERM_MAX,
         widget=forms.TextInput(attrs={"class": "wide"}),
         error_messages={"required": "Describe the event as the investigator does."},
     )

@@ -58,6 +58,9 @@ class LabValuesForm(ServiceForm):
             + ["completed_on", "completed_time"]
         )
 
+    def dates_site(self):
+        return self.assessment.visit.participant.site
+
     def _initial(self, site) -> dict:
         """Today at the site for a new entry; the earlier entry when values are re-entered."""
         initial = {f"{code}_unit": LAB_UNITS[code][0] for code in self.codes}

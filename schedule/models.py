@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from participants import identifiers
 from participants.models import Participant
 
 
@@ -256,8 +257,18 @@ class Visit(models.Model):
         null=True, blank=True, help_text="When the visit (e.g. the infusion) started, if known."
     )
     in_window = models.BooleanField(null=True, blank=True)
-    dose = models.CharField(max_length=60, blank=True, help_text="Infusions only.")
-    lot = models.CharField(max_length=60, blank=True, help_text="Infusions only.")
+    dose = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Infusions only.",
+        validators=[identifiers.dose_validator],
+    )
+    lot = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Infusions only.",
+        validators=[identifiers.lot_validator],
+    )
     reason = models.TextField(blank=True, help_text="Why missed, unscheduled or not applicable.")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -2,27 +2,26 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from dashboard import selectors
 from dashboard.forms import AssessmentNotDoneForm
 from dashboard.tables import fmt_date, fmt_local, fmt_window
+from dashboard.views._common import safe_next
 from safety.forms import LabValuesForm
 from schedule.forms import AssessmentForm, VisitDoneForm, VisitMissedForm
 from schedule.models import AssessmentStatus
 
 
-def _next_url(request, default: str) -> str:
-    url = request.POST.get("next") or request.GET.get("next")
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return default
+def _back(request, participant_id) -> HttpResponseRedirect:
+    """After saving: to the safe `next` the form carried, else to the participant page."""
+    return HttpResponseRedirect(
+        safe_next(request, reverse("dashboard:participant", args=[participant_id]))
+    )
 
 
 @login_required
@@ -32,9 +31,7 @@ def visit_done(request, pk):
     form = VisitDoneForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as done.")
-        return redirect(
-            _next_url(request, reverse("dashboard:participant", args=[visit.participant_id]))
-        )
+        return _back(request, visit.participant_id)
     return _visit_form(request, visit, form, "Record visit done")
 
 
@@ -45,9 +42,7 @@ def visit_missed(request, pk):
     form = VisitMissedForm(request.POST or None, visit=visit, user=request.user)
     if request.method == "POST" and form.is_valid() and form.perform() is not None:
         messages.success(request, f"{visit} recorded as missed.")
-        return redirect(
-            _next_url(request, reverse("dashboard:participant", args=[visit.participant_id]))
-        )
+        return _back(request, visit.participant_id)
     return _visit_form(request, visit, form, "Record visit missed")
 
 
@@ -69,7 +64,7 @@ def _visit_form(request, visit, form, title):
             if visit.definition.anchor == "first_infusion"
             else "",
             "assessments": assessments,
-            "next": _next_url(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -101,7 +96,7 @@ def assessment_record(request, pk):
             messages.success(request, f"{assessment}: {saved.get_status_display().lower()}.")
         else:
             messages.success(request, f"{assessment} recorded.")
-        return redirect(_next_url(request, reverse("dashboard:participant", args=[participant.pk])))
+        return _back(request, participant.pk)
     return render(
         request,
         "dashboard/assessment_form.html",
@@ -114,7 +109,7 @@ def assessment_record(request, pk):
             "window": fmt_window(assessment.visit.window_start, assessment.visit.window_end),
             "due": fmt_local(assessment.due_at, participant.site.tz),
             "overdue": assessment.is_overdue(timezone.now()),
-            "next": _next_url(request, ""),
+            "next": safe_next(request, ""),
             "lab_results": list(assessment.lab_results.all()),
         },
     )

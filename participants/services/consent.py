@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from participants.identifiers import check_identifier, screening_number_validator
 from participants.models import (
     PHASE_OF_STATUS,
     Participant,
@@ -13,6 +14,7 @@ from participants.models import (
     Status,
     StatusChange,
 )
+from participants.services.dates import check_plausible_date
 from participants.services.status import locked
 
 
@@ -43,6 +45,7 @@ def participant_register(
     """A person signs consent: a new screening starts (→ SCREENING, sets C0)."""
     if timezone.is_naive(consent_at):
         raise ValidationError({"consent_at": "Give the consent time with its time zone."})
+    check_plausible_date(consent_at.astimezone(site.tz).date(), "consent_at", site)
     if consent_at > timezone.now():
         raise ValidationError({"consent_at": "The consent date and time is in the future."})
     if age_at_consent is None or age_at_consent < 18:
@@ -53,6 +56,7 @@ def participant_register(
         # Locked so two coordinators re-screening the same person at once get a clear refusal.
         rescreen_of = locked(rescreen_of)
         _check_rescreen(rescreen_of, site, consent_at)
+    check_identifier(screening_number.strip(), screening_number_validator, "screening_number")
     site = Site.objects.select_for_update().get(pk=site.pk)
     screening_number = screening_number.strip() or next_number(
         site, "screening_number", f"{site.code}-S"

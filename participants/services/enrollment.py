@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from participants import eligibility
+from participants.identifiers import check_identifier, product_id_validator
 from participants.models import (
     Apheresis,
     Eligibility,
@@ -157,6 +158,7 @@ def apheresis_record(
     product_id = product_id.strip()
     if not product_id:
         raise ValidationError({"product_id": "Enter the product (chain-of-identity) id."})
+    check_identifier(product_id, product_id_validator, "product_id")
     if Apheresis.objects.filter(product_id=product_id).exists():
         raise ValidationError({"product_id": f"Product id {product_id} is already recorded."})
     previous = participant.aphereses.order_by("-collected_on").first()

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from participants.identifiers import check_infusion_product
 from participants.models import (
     Participant,
 )
@@ -28,6 +29,7 @@ def status_start_treatment(
         raise ValidationError({"infused_at": "The infusion time is in the future."})
     if not dose.strip() or not lot.strip():
         raise ValidationError("Enter the dose and the lot number of the infusion.")
+    check_infusion_product(dose, lot)
     check_first_infusion_date(participant, infused_at.astimezone(participant.site.tz).date())
     participant.first_infusion_at = infused_at
     participant.first_infusion_dose = dose.strip()

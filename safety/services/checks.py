@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from participants.audit import audit_reason
 from participants.services.dates import site_today
 from safety import clocks
 from safety.models import (
@@ -23,9 +24,6 @@ FATAL_GRADE = 5
 
 
 TERM_MAX = 200
-
-
-CHANGE_REASON_MAX = 100  # simple-history's history_change_reason column
 
 
 CHOICES = {
@@ -121,7 +119,8 @@ def fatal_problems(grade, outcome, criteria) -> dict[str, str]:
 
 
 def change_reason(text: str) -> str:
-    return text if len(text) <= CHANGE_REASON_MAX else text[: CHANGE_REASON_MAX - 1] + "…"
+    """The audit trail's bounded summary (participants.audit, the one place that cuts it)."""
+    return audit_reason(text)
 
 
 def locked_event(event: AdverseEvent) -> AdverseEvent:

@@ -25,6 +25,9 @@ class ActionForm(ServiceForm):
             if isinstance(field, forms.DateField) and name not in self.initial:
                 self.initial.setdefault(name, self.today)
 
+    def dates_site(self):
+        return self.participant.site
+
     @classmethod
     def available(cls, participant: Participant) -> bool:
         raise NotImplementedError

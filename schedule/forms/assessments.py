@@ -36,6 +36,9 @@ class AssessmentForm(ServiceForm):
             "Enter the result (a value, or “normal”)."
         )
 
+    def dates_site(self):
+        return self.assessment.visit.participant.site
+
     def perform(self):
         data = self.cleaned_data
         return self.save_with(

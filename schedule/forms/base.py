@@ -1,13 +1,23 @@
-"""What every service form shares: date/time/text fields, ServiceForm and its error display."""
+"""What every service form shares: date/time/text fields, ServiceForm and its error display.
+
+`date_field` is the one place forms get a date: a real calendar date (DATE_INVALID otherwise) in
+the trial's plausible range (participants.services.dates, the rule the services apply too).
+`text_area` holds at most TEXT_MAX characters unless told less (its column's length).
+"""
 
 import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from participants.services.dates import PlausibleDate, validate_plausible_date
+
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 YES_NO = [("yes", "Yes"), ("no", "No")]
+DATE_INVALID = "Enter a real calendar date, e.g. 2026-03-10"
+# A free text kept in a TextField (reasons, notes): long enough for any reason, bounded all the same.
+TEXT_MAX = 2000
 
 
 def date_field(label, **kwargs):
@@ -15,6 +25,8 @@ def date_field(label, **kwargs):
         label=label,
         input_formats=DATE_FORMATS,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        validators=[validate_plausible_date, *kwargs.pop("validators", [])],
+        error_messages={"invalid": DATE_INVALID, **kwargs.pop("error_messages", {})},
         **kwargs,
     )
 
@@ -29,6 +41,7 @@ def time_field(label, **kwargs):
 
 
 def text_area(label, **kwargs):
+    kwargs.setdefault("max_length", TEXT_MAX)
     return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), **kwargs)
 
 
@@ -47,6 +60,20 @@ class ServiceForm(forms.Form):
     this form's (the services speak of "infused_at", the form asks for a time)."""
 
     aliases: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        site = self.dates_site()
+        if site is not None:
+            for field in self.fields.values():
+                field.validators = [
+                    PlausibleDate(site) if isinstance(v, PlausibleDate) else v
+                    for v in field.validators
+                ]
+
+    def dates_site(self):
+        """The site whose today bounds this form's dates (None: the latest today anywhere)."""
+        return getattr(self, "site", None)
 
     def save_with(self, call):
         """Run `call()`; on refusal put its message on the form and return None."""

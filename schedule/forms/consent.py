@@ -2,6 +2,7 @@
 
 from django import forms
 
+from participants import identifiers
 from participants.models import Participant, Site, Status
 from schedule import services
 from schedule.forms.base import ServiceForm, at, date_field, time_field
@@ -23,8 +24,9 @@ class ConsentForm(ServiceForm):
     )
     screening_number = forms.CharField(
         label="Screening number",
-        max_length=20,
+        max_length=identifiers.SCREENING_NUMBER_MAX,
         required=False,
+        validators=[identifiers.screening_number_validator],
         help_text="Leave blank to number automatically.",
     )
     rescreen_of = forms.ModelChoiceField(
@@ -36,12 +38,17 @@ class ConsentForm(ServiceForm):
     aliases = {"consent_at": "consent_on"}
 
     def __init__(self, *args, sites, user, **kwargs):
-        self.user = user
+        self.user, self.sites = user, sites
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
         self.fields["rescreen_of"].queryset = Participant.objects.filter(
             site__in=sites, status=Status.SCREEN_FAILED, rescreen_allowed=True
         )
+
+    def dates_site(self):
+        """The user's one site; with several, the service bounds the date at the chosen one."""
+        sites = list(self.sites[:2])
+        return sites[0] if len(sites) == 1 else None
 
     def perform(self):
         data = self.cleaned_data

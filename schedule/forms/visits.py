@@ -2,6 +2,7 @@
 
 from django import forms
 
+from participants import identifiers
 from participants.services.dates import site_today
 from schedule import services
 from schedule.forms.base import YES_NO, ServiceForm, at, date_field, text_area, time_field
@@ -16,10 +17,23 @@ def _is_investigator(user) -> bool:
 class VisitDoneForm(ServiceForm):
     actual_date = date_field("Date of the visit")
     started_time = time_field("Time the infusion started (site time)", required=False)
-    dose = forms.CharField(label="Dose", max_length=60, required=False)
-    lot = forms.CharField(label="Lot number", max_length=60, required=False)
+    dose = forms.CharField(
+        label="Dose",
+        max_length=identifiers.DOSE_MAX,
+        required=False,
+        validators=[identifiers.dose_validator],
+    )
+    lot = forms.CharField(
+        label="Lot number",
+        max_length=identifiers.LOT_MAX,
+        required=False,
+        validators=[identifiers.lot_validator],
+    )
     product_id = forms.CharField(
-        label="Product (chain-of-identity) id", max_length=60, required=False
+        label="Product (chain-of-identity) id",
+        max_length=identifiers.PRODUCT_ID_MAX,
+        required=False,
+        validators=[identifiers.product_id_validator],
     )
     adequate_collection = forms.ChoiceField(
         label="Adequate collection?", choices=YES_NO, widget=forms.RadioSelect, required=False
@@ -60,6 +74,9 @@ class VisitDoneForm(ServiceForm):
             self.fields["adequate_collection"].required = True
         else:
             del self.fields["product_id"], self.fields["adequate_collection"]
+
+    def dates_site(self):
+        return self.visit.participant.site
 
     def perform(self):
         data = self.cleaned_data

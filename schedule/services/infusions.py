@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from participants import access
+from participants.identifiers import check_infusion_product
 from participants.models import Participant, StaffProfile, StaffRole, Status
 from participants.services import dates, treatment
 from schedule.models import (
@@ -296,6 +297,7 @@ def infusion_record(
         raise ValidationError({"started_at": "The infusion start time is in the future."})
     if not dose.strip() or not lot.strip():
         raise ValidationError("Enter the dose and the lot number of the infusion.")
+    check_infusion_product(dose, lot)
     earlier = participant.visits.filter(
         definition__kind__in=(VisitKind.FIRST_INFUSION, VisitKind.INFUSION),
         definition__order__lt=visit.definition.order,

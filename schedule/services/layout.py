@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from participants.audit import audit_reason
 from participants.models import Participant
 from schedule.models import (
     Assessment,
@@ -57,7 +58,9 @@ def lay_out(
             )
         )
     # The *_with_history helpers keep the audit trail that a plain bulk_create would skip.
-    visits = bulk_create_with_history(visits, Visit, default_change_reason=reason or "laid out")
+    visits = bulk_create_with_history(
+        visits, Visit, default_change_reason=audit_reason(reason) or "laid out"
+    )
     assessments = []
     for visit in visits:
         for a in visit.definition.assessments.all():
@@ -120,7 +123,9 @@ def close_open_visits(
         )
         for visit in group:
             visit.status, visit.reason = visit_status, why
-        bulk_update_with_history(group, Visit, ["status", "reason"], default_change_reason=why)
+        bulk_update_with_history(
+            group, Visit, ["status", "reason"], default_change_reason=audit_reason(why)
+        )
     return len(visits)
 
 
@@ -134,7 +139,7 @@ def set_assessment_status(assessments, status: str, reason: str) -> None:
         if status == AssessmentStatus.MISSED:
             a.missed_at = now
     bulk_update_with_history(
-        rows, Assessment, ["status", "missed_at"], default_change_reason=reason
+        rows, Assessment, ["status", "missed_at"], default_change_reason=audit_reason(reason)
     )
 
 

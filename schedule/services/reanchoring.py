@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from participants.audit import audit_reason
 from participants.models import Participant
 from schedule.models import (
     Anchor,
@@ -49,7 +50,7 @@ def reanchor(
         moved,
         Visit,
         ["target_date", "window_start", "window_end"],
-        default_change_reason=f"re-anchored: {reason}",
+        default_change_reason=audit_reason(f"re-anchored: {reason}"),
     )
     record = Reanchor.objects.create(
         participant=participant,

@@ -36,6 +36,7 @@ def _check_visit_open(visit: Visit, actual_date: dt.date) -> None:
     if visit.status != VisitStatus.SCHEDULED:
         raise ValidationError(f"{visit} is already {visit.get_status_display().lower()}.")
     participant = visit.participant
+    dates.check_plausible_date(actual_date, "actual_date", participant.site)
     if actual_date > dates.site_today(participant.site):
         raise ValidationError({"actual_date": f"{actual_date:%d %b %Y} is in the future."})
     if actual_date < participant.consent_date:
@@ -250,6 +251,8 @@ def unscheduled_visit_add(participant: Participant, *, on: dt.date, reason: str,
         )
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the unscheduled visit."})
+    # It may lie ahead (planned for the day of the event), but within the plausible range.
+    dates.check_plausible_date(on, "on", participant.site)
     if on < participant.consent_date:
         raise ValidationError({"on": "The visit date is before consent."})
     definition = definition_of_kind(participant.schedule.protocol, VisitKind.UNSCHEDULED)

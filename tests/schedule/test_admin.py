@@ -75,7 +75,9 @@ def test_adding_a_participant_registers_consent_and_lays_out_screening_visits(
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("consent_on", "2026-02-30", "Enter a valid date"),
+        ("consent_on", "2026-02-30", "Enter a real calendar date, e.g. 2026-03-10"),
+        ("consent_on", "2999-01-01", "Enter a date between 1 Jan 2020 and"),
+        ("screening_number", "=1+1", "Use letters, digits, - or /, e.g. SCR-014"),
         ("consent_on", "2026-03-20", "in the future"),
         ("age_at_consent", "17", "Participants must be 18 or older at consent."),
         ("consent_form_version", "", "This field is required"),
