@@ -3,6 +3,7 @@ from django.db import transaction
 
 from notifications import services
 from notifications.models import JobHeartbeat, OutboxEmail
+from participants.models import StaffRole
 
 
 @admin.register(OutboxEmail)
@@ -44,7 +45,14 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Send again (back to pending, due now)", permissions=["change"])
+    def has_resend_permission(self, request):
+        """The administrator and study managers (emails carry no site: nothing else to check)."""
+        if request.user.is_superuser:
+            return True
+        profile = getattr(request.user, "staff_profile", None)
+        return profile is not None and profile.role == StaffRole.STUDY_MANAGER
+
+    @admin.action(description="Send again (back to pending, due now)", permissions=["resend"])
     def resend(self, request, queryset):
         with transaction.atomic():
             count = services.outbox_resend(queryset)

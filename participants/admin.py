@@ -1,4 +1,6 @@
-from django.contrib import admin
+from functools import wraps
+
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
@@ -54,28 +56,113 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def revert_disabled(self, request, obj=None):
         return True
 
+    def get_actions(self, request):
+        # An action on rows with a site runs only on the rows the user may record at (their own
+        # sites, a recording role); the others are skipped and the user is told how many.
+        actions = super().get_actions(request)
+        if not hasattr(self.model, "SITE_PATH"):
+            return actions
+        return {
+            name: (_recordable_rows_only(func), name, description)
+            for name, (func, _, description) in actions.items()
+        }
 
-class ReadOnlyAdmin(AuditedAdmin):
-    """Records written only by the services: viewable, never edited by hand."""
 
-    def has_add_permission(self, request):
-        return False
+def _recordable_rows_only(action):
+    @wraps(action)
+    def run(model_admin, request, queryset):
+        path = model_admin.model.SITE_PATH
+        allowed = queryset.filter(**{f"{path}__in": access.recordable_sites(request.user)})
+        skipped = queryset.count() - allowed.count()
+        if skipped:
+            model_admin.message_user(
+                request,
+                f"{skipped} selected row(s) skipped: your role does not let you record at "
+                "their site.",
+                messages.WARNING,
+            )
+        if not allowed.exists():
+            return None
+        return action(model_admin, request, allowed)
+
+    return run
+
+
+def editable_field_names(model) -> list[str]:
+    """Every field of `model` a change form could edit (the primary key aside)."""
+    opts = model._meta
+    return [f.name for f in (*opts.fields, *opts.many_to_many) if not f.primary_key]
+
+
+NO_SAVE_BUTTONS = {
+    "show_save": False,
+    "show_save_and_continue": False,
+    "show_save_and_add_another": False,
+    "show_delete": False,
+}
+
+
+class ClinicalAdmin(AuditedAdmin):
+    """Clinical records (every model with a site): each field is read-only in the change form,
+    for every user, the administrator included, and the form is never saved. Clinical data
+    changes only through the service forms the admins link to ("Record done", "Record
+    result", the status changes...), which check the rules and participants.access.
+
+    "change" permission gates those forms, and only on rows at a site where the user records.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = list(super().get_readonly_fields(request, obj))
+        return shown + [name for name in editable_field_names(self.model) if name not in shown]
 
     def has_change_permission(self, request, obj=None):
+        if obj is not None and not access.can_record(request.user, access.site_of(obj)):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None and request.method == "POST":
+            raise PermissionDenied(
+                "Clinical records are not edited field by field: use the forms on the page."
+            )
+        extra_context = {**(extra_context or {}), **NO_SAVE_BUTTONS}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+class ReadOnlyAdmin(ClinicalAdmin):
+    """Records written only by the services: viewable, never edited by hand."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AdministratorOnlyAdmin(AuditedAdmin):
+    """Set up by the administrator (a superuser): others at most read, whatever their group."""
+
+    def has_add_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_add_permission(request)
+
 
 @admin.register(Site)
-class SiteAdmin(AuditedAdmin):
+class SiteAdmin(AdministratorOnlyAdmin):
     list_display = ["code", "name", "time_zone", "enrollment_target"]
     search_fields = ["code", "name"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(AuditedAdmin):
+class StaffProfileAdmin(AdministratorOnlyAdmin):
     list_display = ["user", "role", "reminder_mode"]
     list_filter = ["role", ("sites", admin.RelatedOnlyFieldListFilter)]
     filter_horizontal = ["sites"]
@@ -107,3 +194,27 @@ class ApheresisAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["participant"]
     search_fields = ["product_id", "participant__study_id"]
+
+
+def _guard_axes_cleanup() -> None:
+    """django-axes' admin (log-in lockouts, registered before this app's) offers "Clean up
+    expired attempts", which deletes rows, to anyone who may view attempts: make it need the
+    delete permission, as Django's own delete action does (the administrator only)."""
+    from django.apps import apps
+
+    if not apps.is_installed("axes"):
+        return
+    from axes.admin import AccessAttemptAdmin
+    from axes.models import AccessAttempt
+
+    class GuardedAccessAttemptAdmin(AccessAttemptAdmin):
+        @admin.action(description="Clean up expired attempts", permissions=["delete"])
+        def cleanup_expired_attempts(self, request, queryset):
+            return super().cleanup_expired_attempts(request, queryset)
+
+    if admin.site.is_registered(AccessAttempt):
+        admin.site.unregister(AccessAttempt)
+        admin.site.register(AccessAttempt, GuardedAccessAttemptAdmin)
+
+
+_guard_axes_cleanup()

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils import timezone
 
-from participants.admin import AuditedAdmin
+from participants.admin import ClinicalAdmin
 from schedule import forms as schedule_forms
 from schedule.admin.base import render_service_form
 from schedule.models import Assessment
@@ -24,7 +24,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(AuditedAdmin):
+class AssessmentAdmin(ClinicalAdmin):
     list_display = ["__str__", "is_safety", "status", "due_at", "completed_at", "result", "late"]
     list_filter = [
         OverdueFilter,
@@ -47,12 +47,6 @@ class AssessmentAdmin(AuditedAdmin):
         "overdue_flagged_at",
         "escalated_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Late by")
     def late(self, assessment):

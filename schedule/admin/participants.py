@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from participants import access
-from participants.admin import AuditedAdmin
+from participants.admin import ClinicalAdmin
 from participants.models import Participant, StatusChange
 from schedule import forms as schedule_forms
 from schedule.admin.base import ReadOnlyInline, render_service_form
@@ -54,7 +54,7 @@ class StatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(AuditedAdmin):
+class ParticipantAdmin(ClinicalAdmin):
     list_display = [
         "label",
         "site",
@@ -91,14 +91,9 @@ class ParticipantAdmin(AuditedAdmin):
     ]
     change_form_template = "admin/schedule/participant_change_form.html"
 
-    list_select_related = ["site"]
-
-    def has_change_permission(self, request, obj=None):
-        # The change page is read-only; "change" permission gates the action forms.
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_add_permission(self, request):
+        # Adding is registering a consent (add_view runs the consent service).
+        return admin.ModelAdmin.has_add_permission(self, request)
 
     @admin.display(description="Study id / screening no.", ordering="study_id")
     def label(self, p):

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from participants.admin import AuditedAdmin
 from schedule import services
@@ -17,9 +18,43 @@ def protocol_in_use(protocol) -> bool:
     return ParticipantSchedule.objects.filter(protocol=protocol).exists()
 
 
-class VisitDefinitionInline(admin.TabularInline):
-    model = VisitDefinition
+def frozen(obj) -> bool:
+    """Is `obj` (a protocol version or a visit definition) part of a version in use?"""
+    if obj is None:
+        return False
+    return protocol_in_use(obj if isinstance(obj, ProtocolVersion) else obj.protocol)
+
+
+class ProtocolAdmin(AuditedAdmin):
+    """Edited by whoever holds the model permissions (study managers, the administrator), and
+    only while no participant is scheduled under the version: amend by copying it."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not frozen(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not frozen(obj)
+
+
+class DefinitionInline(admin.TabularInline):
+    """Definitions edited on their parent's page: by the model permissions, and never those of
+    a version participants are scheduled under (`obj` is the parent)."""
+
     extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not frozen(obj)
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not frozen(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Removing a row of a draft amendment is editing the draft.
+        return self.has_change_permission(request, obj)
+
+
+class VisitDefinitionInline(DefinitionInline):
+    model = VisitDefinition
     show_change_link = True
     fields = [
         "order",
@@ -34,12 +69,6 @@ class VisitDefinitionInline(admin.TabularInline):
         "min_days_after_previous",
         "missable",
     ]
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None or not protocol_in_use(obj)
-
-    has_add_permission = has_change_permission
-    has_delete_permission = has_change_permission
 
 
 class ProtocolVersionForm(forms.ModelForm):
@@ -58,18 +87,25 @@ class ProtocolVersionForm(forms.ModelForm):
 
 
 @admin.register(ProtocolVersion)
-class ProtocolVersionAdmin(AuditedAdmin):
+class ProtocolVersionAdmin(ProtocolAdmin):
     form = ProtocolVersionForm
     list_display = ["version", "name", "is_active", "effective_on"]
     inlines = [VisitDefinitionInline]
     actions = ["copy_as_amendment"]
 
-    @admin.action(description="Copy as a new version (amendment) to edit")
+    # Protocols have no site: the permission to add a version is the whole check.
+    @admin.action(description="Copy as a new version (amendment) to edit", permissions=["add"])
     def copy_as_amendment(self, request, queryset):
         for protocol in queryset:
-            new = services.protocol_copy_as_amendment(
-                protocol, name=f"Amendment of v{protocol.version}"
-            )
+            try:
+                new = services.protocol_copy_as_amendment(
+                    protocol, name=f"Amendment of v{protocol.version}"
+                )
+            except ValidationError as refused:
+                messages.error(
+                    request, f"v{protocol.version} not copied: {' '.join(refused.messages)}"
+                )
+                continue
             messages.success(
                 request,
                 f"Version {new.version} created from v{protocol.version}; edit it, then make it "
@@ -77,9 +113,8 @@ class ProtocolVersionAdmin(AuditedAdmin):
             )
 
 
-class AssessmentDefinitionInline(admin.TabularInline):
+class AssessmentDefinitionInline(DefinitionInline):
     model = AssessmentDefinition
-    extra = 0
     fields = [
         "order",
         "code",
@@ -91,15 +126,9 @@ class AssessmentDefinitionInline(admin.TabularInline):
         "condition",
     ]
 
-    def has_change_permission(self, request, obj=None):
-        return obj is None or not protocol_in_use(obj.protocol)
-
-    has_add_permission = has_change_permission
-    has_delete_permission = has_change_permission
-
 
 @admin.register(VisitDefinition)
-class VisitDefinitionAdmin(AuditedAdmin):
+class VisitDefinitionAdmin(ProtocolAdmin):
     list_display = [
         "code",
         "name",
@@ -112,8 +141,10 @@ class VisitDefinitionAdmin(AuditedAdmin):
     list_filter = ["protocol", "period", "anchor"]
     inlines = [AssessmentDefinitionInline]
 
-    def has_change_permission(self, request, obj=None):
-        # A version that participants are scheduled under is frozen: amend by copying it.
-        if obj is not None and protocol_in_use(obj.protocol):
-            return False
-        return super().has_change_permission(request, obj)
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A definition is added to, or moved into, only a version nobody is scheduled under.
+        if db_field.name == "protocol":
+            kwargs["queryset"] = ProtocolVersion.objects.exclude(
+                pk__in=ParticipantSchedule.objects.values("protocol")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -5,7 +5,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from participants.admin import AuditedAdmin
+from participants.admin import ClinicalAdmin
 from schedule import forms as schedule_forms
 from schedule.admin.base import ReadOnlyInline, render_service_form
 from schedule.models import Assessment, AssessmentStatus, Visit
@@ -37,7 +37,7 @@ class AssessmentInline(ReadOnlyInline):
 
 
 @admin.register(Visit)
-class VisitAdmin(AuditedAdmin):
+class VisitAdmin(ClinicalAdmin):
     list_display = [
         "__str__",
         "target_date",
@@ -78,12 +78,6 @@ class VisitAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("participant__site", "definition")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [
