@@ -1,7 +1,8 @@
 """The participant list's table, with each participant's phase and next visit."""
 
 import django_tables2 as tables
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
+from django.utils.html import format_html
 
 from dashboard.selectors import phase_progress
 from dashboard.tables.base import (
@@ -65,20 +66,7 @@ class ParticipantTable(BaseTable):
         return phase_progress(record, record.site_today)
 
     def render_progress(self, record):
-        p = self._progress(record)
-        bar = format_html_join(
-            "",
-            '<span class="seg seg-{}" title="{}"><span style="width:{}%"></span></span>',
-            (
-                (name, title, round(fill * 100))
-                for name, title, fill in (
-                    ("screening", "Screening, 8 weeks", p.screening),
-                    ("treatment", f"Treatment, {p.infusions} infusions", p.treatment),
-                    ("follow_up", "Follow-up, 12 months", p.follow_up),
-                )
-            ),
-        )
-        return format_html('<span class="progress">{}</span> {}', bar, p.text)
+        return render_to_string("dashboard/_progress.html", {"progress": self._progress(record)})
 
     def value_progress(self, record):
         return self._progress(record).text

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from participants.admin import ClinicalAdmin
 from schedule import forms as schedule_forms
@@ -15,6 +16,9 @@ class AssessmentInline(ReadOnlyInline):
     model = Assessment
     fields = ["definition", "is_safety", "status", "due_at", "completed_at", "result", "record"]
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["schedule/admin.css"]}  # .overdue-flag
 
     def get_queryset(self, request):
         # __str__ of the inline rows names the visit and participant: fetch them in one query.
@@ -31,7 +35,7 @@ class AssessmentInline(ReadOnlyInline):
         overdue = assessment.is_overdue(timezone.now())
         return format_html(
             '{}<a href="{}">Record result</a>',
-            format_html('<strong style="color:#b00">OVERDUE </strong>') if overdue else "",
+            mark_safe('<strong class="overdue-flag">OVERDUE </strong>') if overdue else "",
             reverse("admin:schedule_assessment_result", args=[assessment.pk]),
         )
 
