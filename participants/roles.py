@@ -4,9 +4,10 @@ Recording in the Django admin needs model permissions, and staff get them throug
 group. The groups are created by a data migration (0003_role_groups), so an install has them
 without the demo; `manage.py add_staff` puts each login in its role's group.
 
-Every model of every project app is named once per role: under the actions the role gets, or under
-NOTHING. tests/participants/test_roles.py fails on a model nobody decided about, so a new model
-forces a decision here and a new data migration that calls `sync_role_groups` again.
+Every model of every project app, and of every third-party app named here (django-axes), is named
+once per role: under the actions the role gets, or under NOTHING. tests/participants/test_roles.py
+fails on a model nobody decided about, so a new model forces a decision here and a new data
+migration that calls `sync_role_groups` again.
 
 Plain strings only: participants imports no other app of the project, and the migration runs this
 module against historical models.
@@ -22,6 +23,10 @@ from django.db import DEFAULT_DB_ALIAS
 NOTHING = "nothing"
 
 # Grants: app label -> actions (space-separated) -> model names.
+
+# django-axes' records of log-ins: failed attempts per username and address (lockouts), every
+# failure, successful log-ins. A third-party app named here is decided about like a project app.
+AXES_MODELS = ("accessattempt", "accessattemptexpiration", "accessfailurelog", "accesslog")
 
 # Coordinators record at their sites. The admin's forms call the services and are gated by
 # "change"; the fields themselves are read-only. Investigators use the same screens.
@@ -70,6 +75,8 @@ RECORDING = {
     # Coordinators read their reminders by email and on the dashboard, not in the admin.
     "notifications": {NOTHING: ("outboxemail", "missedsafetyalert", "jobheartbeat")},
     "dashboard": {NOTHING: ("calendarfeedtoken",)},
+    # Log-in failures and lockouts (django-axes): the study managers' and monitors' to read.
+    "axes": {NOTHING: AXES_MODELS},
 }
 
 # Study managers and medical monitors oversee every site: they read everything, history included.
@@ -121,6 +128,8 @@ READ_ALL = {
     },
     "notifications": {"view": ("outboxemail", "missedsafetyalert", "jobheartbeat")},
     "dashboard": {"view": ("calendarfeedtoken",)},
+    # Read-only: unlocking is `manage.py axes_reset_username` (README), or a superuser.
+    "axes": {"view": AXES_MODELS},
 }
 
 # Amendments are new protocol versions, made in the admin ("Copy as amendment").

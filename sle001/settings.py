@@ -2,11 +2,14 @@
 
 With no environment at all this is the embedded quick start: SQLite in var/, Celery's filesystem
 broker in var/celery/, emails written to var/mail/. Production sets DATABASE_URL,
-CELERY_BROKER_URL, EMAIL_BACKEND=smtp, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
+CELERY_BROKER_URL, EMAIL_BACKEND=smtp, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false; DEBUG=false also
+turns on HTTPS only (redirect, HSTS, secure cookies; README "Production").
 """
 
+import datetime as dt
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from sle001.env import (
@@ -44,6 +47,8 @@ INSTALLED_APPS = [
     "simple_history",
     "django_tables2",
     "django_filters",
+    "axes",
+    "csp",
     "participants",
     "schedule",
     "safety",
@@ -54,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -62,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last (django-axes): turns a locked-out log-in attempt into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sle001.urls"
@@ -120,6 +128,70 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# --- Log-in lockout (django-axes), on the dashboard's and the admin's log-in pages ---------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out log-in before the password is checked, the right one included.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted per username AND address: after LOGIN_FAILURE_LIMIT the pair is locked out
+# for LOGIN_LOCKOUT_MINUTES from its last attempt (an attempt while locked out restarts the wait).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a log-in before the limit starts the count again
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failed log-in, marked when it locked out
+AXES_LOCKOUT_CALLABLE = "sle001.lockout.lockout_response"  # the page, in the tracker's layout
+AXES_CLIENT_STR_CALLABLE = "sle001.lockout.client_str"  # axes' log lines: username and IP only
+
+# --- Sessions, HTTPS and security headers ----------------------------------------------------------
+# Idle timeout in every mode: each request moves the expiry on; the cookie ends with the browser.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# No Referer to other sites: the calendar feed's URL is a secret.
+SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and overwrites the client's):
+# request.is_secure() and absolute URLs (the calendar feed) then say https.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only when DEBUG=false; the quick start and the tests keep plain http. Read in every mode
+# so that a bad value is refused there too.
+_ssl_redirect = env_bool("SECURE_SSL_REDIRECT", True)
+_hsts_seconds = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = _ssl_redirect and not DEBUG
+SECURE_HSTS_SECONDS = 0 if DEBUG else _hsts_seconds
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+# HSTS for subdomains and preloading commit hosts beyond this one (preloading for months, and
+# hard to undo): off unless the deployment opts in, so check --deploy is told it was decided.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
+# Content-Security-Policy (django-csp), in every mode so a page that needs more shows up in
+# development and tests. No inline script or style anywhere (the admin needs 'self' only); Django's
+# DEBUG error pages are exempt (django-csp skips 404/500 when DEBUG).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # data: for the empty favicon (base.html)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Email -------------------------------------------------------------------------------------
 _EMAIL_BACKENDS = {
@@ -194,12 +266,17 @@ OUTBOX_CLAIM_TIMEOUT_SECONDS = env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 600, mini
 OVERDUE_ESCALATION_HOURS = env_int("OVERDUE_ESCALATION_HOURS", 48, minimum=1)
 # Staff see a red banner and /healthz answers 503 when a periodic job has not run for this long.
 HEARTBEAT_STALE_MINUTES = env_int("HEARTBEAT_STALE_MINUTES", 30, minimum=1)
+# /healthz tells anyone only ok or not; the details go to logged-in staff and to a monitor sending
+# "Authorization: Bearer <HEALTHZ_TOKEN>". Unset: no token is accepted.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Failed log-ins and lockouts are warnings; axes' INFO lines repeat on every log-in.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 for _folder in (

@@ -35,6 +35,18 @@ def fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def sessions_outlast_time_travel():
+    """Django's default sessions (14 days, saved when changed) instead of the 30-minute idle
+    timeout (SESSION_IDLE_MINUTES, saved on every request): tests move the clock on by hours or
+    days between two requests of one logged-in client, and count each page's queries without the
+    session's save. tests/sle001/test_security_settings.py tests the timeout with both set back."""
+    from django.conf import settings
+
+    settings.SESSION_COOKIE_AGE = 14 * 24 * 3600
+    settings.SESSION_SAVE_EVERY_REQUEST = False
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -10,6 +10,7 @@ import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db import connections, transaction
+from django.http import HttpRequest  # django-axes needs the request a log-in comes with
 
 from participants.models import Participant, Site, Status, StatusChange
 from participants.services.dates import site_today
@@ -110,7 +111,7 @@ def test_summary_lists_counts_and_logins(seeded):
 
 def test_logins_authenticate_and_have_their_roles(seeded):
     for username in LOGINS:
-        user = authenticate(username=username, password="sle001-demo")
+        user = authenticate(HttpRequest(), username=username, password="sle001-demo")
         assert user is not None, username
         assert user.is_staff
         assert user.email == f"{username}@example.org"
@@ -169,8 +170,11 @@ def test_second_run_changes_nothing_but_the_password(seeded):
 
     assert counts() == before
     assert "already have participants" in output
-    assert authenticate(username="coordinator-s01", password="another-demo-pass") is not None
-    assert authenticate(username="coordinator-s01", password="sle001-demo") is None
+    assert (
+        authenticate(HttpRequest(), username="coordinator-s01", password="another-demo-pass")
+        is not None
+    )
+    assert authenticate(HttpRequest(), username="coordinator-s01", password="sle001-demo") is None
 
 
 def test_worklists_look_live(seeded):

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest  # django-axes needs the request a log-in comes with
 from django.urls import reverse
 
 from participants.models import StaffProfile, StaffRole
@@ -61,7 +62,7 @@ def test_add_staff_on_a_fresh_database_lets_the_coordinator_record_in_the_admin(
     )
 
     assert "Added alice: Research coordinator at S01 (group “Coordinators”)." in output
-    assert client.login(username="alice", password=one_time_password(output))
+    assert client.login(request=HttpRequest(), username="alice", password=one_time_password(output))
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(reverse("admin:participants_participant_add")).status_code == 200
     response = client.post(reverse("admin:participants_participant_add"), consent_post(site))
@@ -79,7 +80,7 @@ def test_a_coordinator_added_by_the_command_sees_no_other_site(protocol, site, s
     berlin = consent(site2, other, NOW.date())
     visit = berlin.visits.get(definition__code="SCR")
 
-    assert client.login(username="alice", password=one_time_password(output))
+    assert client.login(request=HttpRequest(), username="alice", password=one_time_password(output))
     assert client.get(reverse("admin:schedule_visit_done", args=[visit.pk])).status_code == 404
     # The admin answers an object outside the list with "does not exist" and its index page.
     change = client.get(reverse("admin:schedule_visit_change", args=[visit.pk]))
@@ -94,7 +95,7 @@ def test_a_study_manager_added_by_the_command_sees_every_site_but_cannot_change(
     output = add_staff("sam", "--email", "sam@example.org", "--role", "study_manager")
 
     assert "Added sam: Study manager at every site (group “Study managers”)." in output
-    assert client.login(username="sam", password=one_time_password(output))
+    assert client.login(request=HttpRequest(), username="sam", password=one_time_password(output))
     changelist = client.get(reverse("admin:participants_participant_changelist"))
     assert changelist.status_code == 200
     assert participant.label in changelist.content.decode()
@@ -109,7 +110,7 @@ def test_a_study_manager_added_by_the_command_sees_every_site_but_cannot_change(
 def test_a_medical_monitor_added_by_the_command_only_reads(protocol, site, client):
     output = add_staff("mo", "--email", "mo@example.org", "--role", "medical_monitor")
 
-    assert client.login(username="mo", password=one_time_password(output))
+    assert client.login(request=HttpRequest(), username="mo", password=one_time_password(output))
     assert client.get(reverse("admin:participants_participant_changelist")).status_code == 200
     monitor = get_user_model().objects.get(username="mo")
     assert {p.split(".")[1].split("_")[0] for p in monitor.get_all_permissions()} == {"view"}
@@ -165,7 +166,7 @@ def test_running_it_twice_updates_the_login_instead_of_adding_another(site, site
     assert StaffProfile.objects.filter(user=user).count() == 1
     assert list(user.staff_profile.sites.values_list("code", flat=True)) == ["S02"]
     assert list(user.groups.values_list("name", flat=True)) == ["Investigators"]
-    assert client.login(username="alice", password=one_time_password(first))
+    assert client.login(request=HttpRequest(), username="alice", password=one_time_password(first))
 
 
 def test_a_role_change_moves_the_login_to_the_new_group_and_keeps_other_groups(site):
@@ -199,7 +200,7 @@ def test_no_password_gives_a_link_where_the_new_login_chooses_its_password(site,
     assert set_password_page.status_code == 200
     new = {"new_password1": "a-long-Passphrase-42", "new_password2": "a-long-Passphrase-42"}
     assert client.post(set_password_page.redirect_chain[-1][0], new).status_code == 302
-    assert client.login(username="alice", password="a-long-Passphrase-42")
+    assert client.login(request=HttpRequest(), username="alice", password="a-long-Passphrase-42")
     # The link worked once.
     assert "Password reset unsuccessful" in client.get(link, follow=True).content.decode()
 
@@ -247,4 +248,6 @@ def test_on_the_command_line_a_refusal_is_a_message_and_success_prints_the_passw
     assert added.returncode == 0, added.stderr
     # The other process hashed with the production hasher, not the tests' fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    assert client.login(username="alice", password=one_time_password(added.stdout))
+    assert client.login(
+        request=HttpRequest(), username="alice", password=one_time_password(added.stdout)
+    )
