@@ -1,7 +1,11 @@
+import hmac
+
 from celery import current_app
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -28,11 +32,23 @@ def _check_broker() -> dict:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def _may_see_details(request) -> bool:
+    """Logged-in staff, or "Authorization: Bearer <HEALTHZ_TOKEN>" (no token when unset)."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """JSON health of the database, the broker, the periodic jobs and the safety alerts; HTTP
-    503 when any check fails.
+    """Health of the database, the broker, the periodic jobs and the safety alerts; HTTP 503
+    when any check fails. The load balancer gets {"ok": true|false} only; the checks (job names,
+    counts, the broker's transport) go to staff and to the HEALTHZ_TOKEN bearer.
 
     Safety alerts count as health, not as a softer "degraded" state: a safety email that FAILED
     in the last 7 days and was not resent (safety_emails_failed), or overdue safety items that
@@ -54,6 +70,9 @@ def healthz(request):
     checks["safety_emails_failed"] = {"ok": failed == 0, "count": failed}
     checks["safety_alert_recipients"] = {"ok": nobody == 0, "nobody_to_alert": nobody}
     healthy = all(c["ok"] for c in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
-    )
+    body = {"ok": healthy}
+    if _may_see_details(request):
+        body |= {"status": "ok" if healthy else "unhealthy", **checks}
+    response = JsonResponse(body, status=200 if healthy else 503)
+    patch_vary_headers(response, ["Authorization", "Cookie"])
+    return response

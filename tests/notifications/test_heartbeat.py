@@ -1,7 +1,8 @@
 """Heartbeat: the periodic jobs record when they ran; staff see a red banner and /healthz answers
 503 when they have stopped for 30 minutes, when the database or broker is down, or when a safety
 alert reached nobody (a safety email FAILED in the last 7 days and not resent; overdue safety
-items with nobody to alert, see notifications/test_overdue)."""
+items with nobody to alert, see notifications/test_overdue). /healthz tells anyone only whether it
+is ok; the checks go to staff and to the HEALTHZ_TOKEN bearer (the `healthz` fixture)."""
 
 import datetime as dt
 
@@ -96,20 +97,20 @@ def test_admin_pages_show_the_banner_to_staff(admin_client):
     assert 'id="heartbeat-banner"' in page and "45 minutes" in page
 
 
-def test_healthz_ok_when_jobs_ran_and_database_and_broker_answer(db, client):
+def test_healthz_ok_when_jobs_ran_and_database_and_broker_answer(db, healthz):
     run_every_job(NOW)
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
-        response = client.get("/healthz")
+        response = healthz()
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["broker"]["ok"] and body["periodic_jobs"]["ok"]
 
 
-def test_healthz_503_when_jobs_stopped(db, client):
+def test_healthz_503_when_jobs_stopped(db, healthz):
     run_every_job(NOW)
     with time_machine.travel(NOW + dt.timedelta(minutes=40), tick=False):
-        response = client.get("/healthz")
+        response = healthz()
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unhealthy"
@@ -118,18 +119,55 @@ def test_healthz_503_when_jobs_stopped(db, client):
     assert late == {"deliver_outbox", "flag_overdue", "scan_safety_events"}
 
 
-def test_healthz_503_when_the_broker_is_down(db, client):
+def test_healthz_503_when_the_broker_is_down(db, healthz):
     run_every_job(NOW)
     old = use_celery_broker("redis://127.0.0.1:1/0")
     try:
         with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
-            response = client.get("/healthz")
+            response = healthz()
     finally:
         use_celery_broker(old)
     assert response.status_code == 503
     body = response.json()
     assert body["broker"] == {"ok": False, "error": "OperationalError"}
     assert body["database"]["ok"] and body["periodic_jobs"]["ok"]
+
+
+def test_healthz_tells_anyone_only_whether_it_is_ok(db, client):
+    run_every_job(NOW)
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        ok = client.get("/healthz")
+    with time_machine.travel(NOW + dt.timedelta(minutes=40), tick=False):
+        stopped = client.get("/healthz")
+    assert (ok.status_code, ok.json()) == (200, {"ok": True})
+    assert (stopped.status_code, stopped.json()) == (503, {"ok": False})
+
+
+def test_healthz_details_only_for_staff_and_the_token(db, client, settings, django_user_model):
+    settings.HEALTHZ_TOKEN = "a-long-random-monitoring-token"
+    run_every_job(NOW)
+
+    def keys(**headers) -> set[str]:
+        with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+            return set(client.get("/healthz", headers=headers).json())
+
+    details = {"ok", "status", "database", "broker", "periodic_jobs", "safety_emails_failed"}
+    assert details <= keys(authorization="Bearer a-long-random-monitoring-token")
+    assert keys(authorization="bearer  a-long-random-monitoring-token ") >= details
+    assert keys(authorization="Bearer a-long-random-monitoring-toke") == {"ok"}
+    assert keys(authorization="Basic a-long-random-monitoring-token") == {"ok"}
+    assert keys(authorization="a-long-random-monitoring-token") == {"ok"}
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        client.force_login(django_user_model.objects.create_user("not-staff"))
+    assert keys() == {"ok"}
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    assert details <= keys()
+
+    settings.HEALTHZ_TOKEN = ""  # unset: no token opens the details, an empty one neither
+    client.logout()
+    assert keys(authorization="Bearer ") == {"ok"}
+    assert keys(authorization="Bearer a-long-random-monitoring-token") == {"ok"}
 
 
 def test_beat_runs_every_periodic_job_once_at_start(monkeypatch):
@@ -164,7 +202,7 @@ def failed_row(kind, failed_at):
     )
 
 
-def test_a_failed_safety_email_shows_on_the_banner_and_makes_healthz_503_until_resent(db, client):
+def test_a_failed_safety_email_shows_on_the_banner_and_makes_healthz_503_until_resent(db, healthz):
     row = failed_row(OutboxKind.SAFETY_OVERDUE, NOW - dt.timedelta(minutes=10))
     failed_row(OutboxKind.REMINDER_DIGEST, NOW - dt.timedelta(minutes=10))  # not a safety kind
     failed_row(OutboxKind.SAFETY_MISSED, NOW - dt.timedelta(days=8))  # shown for 7 days only
@@ -172,7 +210,7 @@ def test_a_failed_safety_email_shows_on_the_banner_and_makes_healthz_503_until_r
 
     with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
         banner = heartbeat_problem(NOW + dt.timedelta(minutes=1))
-        response = client.get("/healthz")
+        response = healthz()
     assert banner.startswith("1 safety alert email failed and was not resent")
     assert response.status_code == 503
     body = response.json()
@@ -182,7 +220,7 @@ def test_a_failed_safety_email_shows_on_the_banner_and_makes_healthz_503_until_r
 
     services.outbox_resend(OutboxEmail.objects.filter(pk=row.pk), now=NOW + dt.timedelta(minutes=2))
     with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
-        assert client.get("/healthz").status_code == 200  # counted live
+        assert healthz().status_code == 200  # counted live
         tasks.deliver_outbox()  # the banner's count is the delivery job's
         assert heartbeat_problem(NOW + dt.timedelta(minutes=2)) is None
 

@@ -221,7 +221,7 @@ def test_a_site_without_coordinator_or_investigator_alerts_managers_and_monitors
 
 
 def test_nobody_to_alert_leaves_items_unflagged_retries_and_is_shown_to_staff(
-    protocol, site2, coordinator, client
+    protocol, site2, coordinator, healthz
 ):
     with time_machine.travel(local(CONSENTED, 12, site2.time_zone), tick=False):
         # S02's only coordinator has left, and there are no managers or monitors.
@@ -233,7 +233,7 @@ def test_nobody_to_alert_leaves_items_unflagged_retries_and_is_shown_to_staff(
         tasks.flag_overdue()
         result = services.overdue_scan(now=at)
         banner = heartbeat_problem(at)
-        health = client.get("/healthz")
+        health = healthz()
 
     assert result.flagged == 0 and result.nobody_to_alert == len(safety_of(scr))
     assert all(a.overdue_flagged_at is None for a in safety_of(scr))

@@ -420,14 +420,14 @@ def test_a_site_without_investigators_alerts_managers_and_monitors_and_logs_an_e
 
 
 def test_nobody_to_alert_leaves_the_event_unclaimed_shows_on_the_banner_and_clears_once_someone_is_added(
-    participant, client
+    participant, healthz
 ):
     event = adverse_event(participant, kind=EventKind.CRS, grade=1)
     grading = grade(event, 1, AWARE)  # for the medical monitors, and there are none, nor managers
 
     summary = tasks.scan_safety_events()
     banner = selectors.heartbeat_problem(AWARE)
-    health = client.get("/healthz").json()
+    health = healthz().json()
 
     assert "1 with nobody to alert" in summary
     grading.refresh_from_db()
