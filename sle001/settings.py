@@ -169,6 +169,8 @@ _hsts_seconds = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = _ssl_redirect and not DEBUG
+# The load balancer probes /healthz over plain http inside the network; anyone gets only ok/not.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = 0 if DEBUG else _hsts_seconds
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 # HSTS for subdomains and preloading commit hosts beyond this one (preloading for months, and

@@ -91,3 +91,10 @@ def test_behind_a_tls_proxy_requests_are_secure_and_the_feed_url_is_https(
     page = client.get(reverse("dashboard:feed_settings"), headers=proxied)
     assert page.status_code == 200
     assert "https://testserver/calendar/feed/" in page.content.decode()
+
+
+def test_the_load_balancer_probes_healthz_over_http_without_a_redirect(db, settings, client):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/accounts/login/").status_code == 301
+    probe = client.get("/healthz")
+    assert probe.status_code in (200, 503) and set(probe.json()) == {"ok"}
