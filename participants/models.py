@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from participants import identifiers
+
 
 def validate_time_zone(value: str) -> None:
     try:
@@ -153,7 +155,9 @@ class Participant(models.Model):
     SITE_PATH = "site"  # how participants.access reaches the site
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
-    screening_number = models.CharField(max_length=20, unique=True)
+    screening_number = models.CharField(
+        max_length=20, unique=True, validators=[identifiers.screening_number_validator]
+    )
     study_id = models.CharField(max_length=20, unique=True, null=True, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.SCREENING)
     # Phase is derived from status but stored, because lists filter and group by it.
@@ -171,8 +175,12 @@ class Participant(models.Model):
     )
     enrolled_on = models.DateField(null=True, blank=True)
     first_infusion_at = models.DateTimeField(null=True, blank=True)
-    first_infusion_dose = models.CharField(max_length=60, blank=True)
-    first_infusion_lot = models.CharField(max_length=60, blank=True)
+    first_infusion_dose = models.CharField(
+        max_length=60, blank=True, validators=[identifiers.dose_validator]
+    )
+    first_infusion_lot = models.CharField(
+        max_length=60, blank=True, validators=[identifiers.lot_validator]
+    )
     infusions_received = models.PositiveSmallIntegerField(default=0)
     off_study_on = models.DateField(null=True, blank=True)
     safety_follow_up_continues = models.BooleanField(null=True, blank=True)
@@ -237,7 +245,9 @@ class Apheresis(models.Model):
     collected_on = models.DateField()
     adequate_collection = models.BooleanField()
     product_id = models.CharField(
-        max_length=60, help_text="Chain-of-identity id of the collected cells."
+        max_length=60,
+        help_text="Chain-of-identity id of the collected cells.",
+        validators=[identifiers.product_id_validator],
     )
     manufacturing_failed_on = models.DateField(null=True, blank=True)
     manufacturing_failure_reason = models.TextField(blank=True)

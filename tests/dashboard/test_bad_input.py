@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from participants.audit import AUDIT_REASON_MAX
-from participants.models import Participant, Status, StatusChange
+from participants.models import Apheresis, Participant, Status, StatusChange
 from safety.models import AdverseEvent, Grading, LabResult
 from schedule import services
 from schedule.models import Assessment, Reanchor, Visit, VisitStatus
@@ -358,3 +358,21 @@ def test_the_services_refuse_a_screening_number_or_product_id_off_pattern(people
                 by=coordinator,
             )
         assert "product_id" in refused.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "model, field, bad, good",
+    [
+        (Participant, "screening_number", "=1+1", "SCR-014"),
+        (Participant, "first_infusion_dose", "@SUM(A1)", "1x10^8 cells"),
+        (Participant, "first_infusion_lot", "<b>L1</b>", "LOT-2026-014"),
+        (Apheresis, "product_id", "-P1", "COI-S01-001-1"),
+        (Visit, "dose", "=1", "1e6 cells/kg"),
+        (Visit, "lot", "L 1", "L-1"),
+    ],
+)
+def test_the_model_fields_carry_the_patterns_for_the_admin(model, field, bad, good):
+    column = model._meta.get_field(field)
+    assert column.clean(good, None) == good
+    with pytest.raises(ValidationError):
+        column.clean(bad, None)
