@@ -47,7 +47,8 @@ RECORDING = {
         ),
     },
     "schedule": {
-        "view change": ("visit", "assessment", "participantschedule"),
+        # Deviations: drafted by the tracker, described and followed up by the site.
+        "view change": ("visit", "assessment", "participantschedule", "deviation"),
         "view": (
             "reanchor",
             "protocolversion",
@@ -65,6 +66,7 @@ RECORDING = {
             "historicalparticipantschedule",
             "historicalvisit",
             "historicalassessment",
+            "historicaldeviation",
         ),
     },
     # Safety events are recorded on the dashboard through safety.services; the admin shows them.
@@ -115,6 +117,8 @@ READ_ALL = {
             "predoseoverride",
             "historicalinfusionhold",
             "historicalpredoseoverride",
+            "deviation",
+            "historicaldeviation",
         ),
     },
     "safety": {

@@ -458,3 +458,12 @@ class PreDoseOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visit} given over the pre-dose gate"
+
+
+# Protocol deviations live in their own module (keeps this one short); import them from here.
+from schedule.deviation_models import (  # noqa: E402, F401
+    Deviation,
+    DeviationCategory,
+    DeviationImportance,
+    DeviationStatus,
+)

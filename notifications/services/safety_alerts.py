@@ -22,6 +22,7 @@ from notifications.services.emails import admin_url, participant_url
 from notifications.services.outbox import outbox_add
 from participants.models import StaffRole
 from schedule.models import Assessment, AssessmentStatus, Visit
+from schedule.services.deviations import deviation_draft_for_overdue
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,8 @@ def _flag_overdue(now: dt.datetime, recipients: "_Recipients", result: OverdueSc
             _nobody(group, "overdue", result)
             continue
         flag_ids += [a.pk for a in group]
+        for a in group:  # an overdue safety item is an important protocol deviation
+            deviation_draft_for_overdue(a, now)
         _safety_emails(
             OutboxKind.SAFETY_OVERDUE,
             group,

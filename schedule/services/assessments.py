@@ -11,6 +11,7 @@ from schedule.models import (
     Assessment,
     AssessmentStatus,
 )
+from schedule.services.deviations import deviation_draft_for_missed_safety
 
 
 @transaction.atomic
@@ -122,4 +123,5 @@ def assessment_not_done(assessment: Assessment, *, reason: str, not_applicable: 
         assessment.missed_at = timezone.now()
     assessment.recorded_by = by
     assessment.save()
+    deviation_draft_for_missed_safety(assessment)
     return assessment

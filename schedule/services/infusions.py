@@ -23,6 +23,7 @@ from schedule.models import (
     VisitKind,
     VisitStatus,
 )
+from schedule.services.deviations import deviation_draft_for_override
 from schedule.services.holds import open_holds
 from schedule.services.layout import close_open_visits, definitions, lay_out, mark_done
 from schedule.services.reanchoring import reanchor
@@ -200,13 +201,15 @@ def gate(
         raise ValidationError(
             {"override_reason": f"Write why {visit.code} is given over the pre-dose gate."}
         )
-    return PreDoseOverride.objects.create(
+    override = PreDoseOverride.objects.create(
         visit=visit,
         problems=problems,
         reason=override_reason.strip(),
         overridden_by=by,
         overridden_at=timezone.now(),
     )
+    deviation_draft_for_override(override, given_at)
+    return override
 
 
 def _refusal(visit: Visit, problems: list[str], *, hint: bool = True) -> str:

@@ -19,6 +19,10 @@ from schedule.models import (
     VisitDefinition,
     VisitStatus,
 )
+from schedule.services.deviations import (
+    deviation_draft_for_missed_visit,
+    deviation_draft_for_out_of_window,
+)
 from schedule.windows import window_closes_at, window_for
 
 
@@ -126,6 +130,8 @@ def close_open_visits(
         bulk_update_with_history(
             group, Visit, ["status", "reason"], default_change_reason=audit_reason(why)
         )
+    for visit in missed:
+        deviation_draft_for_missed_visit(visit)
     return len(visits)
 
 
@@ -161,6 +167,7 @@ def mark_done(
     visit.recorded_by = by
     visit.recorded_at = timezone.now()
     visit.save()
+    deviation_draft_for_out_of_window(visit)
     if started_at:
         for a in visit.assessments.select_related("definition").filter(
             status=AssessmentStatus.PENDING, definition__due_hours_after_start__isnull=False

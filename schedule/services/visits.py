@@ -18,6 +18,7 @@ from schedule.models import (
     VisitKind,
     VisitStatus,
 )
+from schedule.services.deviations import deviation_draft_for_missed_visit
 from schedule.services.infusions import (
     end_treatment_after_last_infusion,
     infusion_record,
@@ -231,6 +232,7 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
         AssessmentStatus.MISSED,
         "visit missed",
     )
+    deviation_draft_for_missed_visit(visit)
     if infusion:
         participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
         end_treatment_after_last_infusion(participant, visit, on=today, by=by)

@@ -1,0 +1,179 @@
+"""Protocol deviations drafted by the tracker: one function per cause, each called by the service
+that records the cause, inside its transaction. Each drafts once per cause (get-or-create on
+`cause_key`, unique in the database): called twice, or by two scans at once, it returns the
+draft already there and never raises.
+
+Importance (FDA draft guidance, Dec 2024): important when a safety item is missing (a missed
+visit with safety assessments, a safety assessment overdue or not done) or a safety check was
+overridden; otherwise not important. The reason is written on the draft either way.
+
+A cause that goes away withdraws its draft (deviation_withdraw_if_resolved): today only a visit
+date corrected into its window. No service corrects a visit date yet; the one that does must call
+it in its transaction.
+"""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from participants.audit import audit_reason
+from schedule.models import (
+    Assessment,
+    AssessmentStatus,
+    Deviation,
+    DeviationCategory,
+    DeviationImportance,
+    DeviationStatus,
+    PreDoseOverride,
+    Visit,
+    VisitStatus,
+)
+
+SAFETY_CHECK_OVERRIDDEN = "a safety check was overridden"
+
+
+def _draft(
+    cause_key: str,
+    *,
+    participant_id: int,
+    category: str,
+    important: bool,
+    reason: str,
+    occurred_on: dt.date,
+    now: dt.datetime | None = None,
+    **cause,
+) -> Deviation:
+    importance = DeviationImportance.IMPORTANT if important else DeviationImportance.NOT_IMPORTANT
+    deviation, _ = Deviation.objects.get_or_create(
+        cause_key=cause_key,
+        defaults={
+            "participant_id": participant_id,
+            "category": category,
+            "importance": importance,
+            "importance_reason": reason[:200],
+            "occurred_on": occurred_on,
+            "identified_at": now or timezone.now(),
+            **cause,
+        },
+    )
+    return deviation
+
+
+def _local_date(moment: dt.datetime, visit: Visit) -> dt.date:
+    return moment.astimezone(visit.participant.site.tz).date()
+
+
+def deviation_draft_for_out_of_window(visit: Visit) -> Deviation | None:
+    """A visit recorded done outside its window (`in_window is False`); nothing otherwise."""
+    if visit.status != VisitStatus.DONE or visit.in_window is not False:
+        return None
+    return _draft(
+        f"visit-out-of-window:{visit.pk}",
+        participant_id=visit.participant_id,
+        category=DeviationCategory.VISIT_OUT_OF_WINDOW,
+        important=False,
+        reason=f"{visit.code} done on {visit.actual_date:%d %b %Y}, outside its window "
+        f"({visit.window_start:%d %b} to {visit.window_end:%d %b %Y}); no safety item missing.",
+        occurred_on=visit.actual_date,
+        visit=visit,
+    )
+
+
+def deviation_draft_for_missed_visit(visit: Visit) -> Deviation:
+    """A visit recorded missed, or closed as missed (its window closed before a status change).
+    Important when safety assessments went missing with it."""
+    missing = list(
+        visit.assessments.filter(is_safety=True, status=AssessmentStatus.MISSED)
+        .order_by("definition__order")
+        .values_list("definition__code", flat=True)
+    )
+    if missing:
+        reason = f"{visit.code} missed with its safety assessments ({', '.join(missing)})."
+    else:
+        reason = f"{visit.code} missed; no safety assessment missing with it."
+    return _draft(
+        f"visit-missed:{visit.pk}",
+        participant_id=visit.participant_id,
+        category=DeviationCategory.VISIT_MISSED,
+        important=bool(missing),
+        reason=reason,
+        occurred_on=visit.window_end,
+        visit=visit,
+    )
+
+
+def deviation_draft_for_missed_safety(assessment: Assessment) -> Deviation | None:
+    """A safety assessment recorded not done (missed). Not safety, or not missed: nothing."""
+    if not assessment.is_safety or assessment.status != AssessmentStatus.MISSED:
+        return None
+    visit = assessment.visit
+    return _draft(
+        f"assessment-missed:{assessment.pk}",
+        participant_id=visit.participant_id,
+        category=DeviationCategory.SAFETY_MISSED,
+        important=True,
+        reason=f"Safety assessment {assessment.definition.code} of {visit.code} not done.",
+        occurred_on=_local_date(assessment.missed_at or timezone.now(), visit),
+        visit=visit,
+        assessment=assessment,
+    )
+
+
+def deviation_draft_for_overdue(assessment: Assessment, now: dt.datetime) -> Deviation:
+    """A safety assessment the overdue scan flags (notifications' overdue scan, in the same
+    transaction as the flag)."""
+    visit = assessment.visit
+    return _draft(
+        f"assessment-overdue:{assessment.pk}",
+        participant_id=visit.participant_id,
+        category=DeviationCategory.SAFETY_OVERDUE,
+        important=True,
+        reason=f"Safety assessment {assessment.definition.code} of {visit.code} overdue: no "
+        "result by its due time.",
+        occurred_on=_local_date(assessment.due_at, visit),
+        now=now,
+        visit=visit,
+        assessment=assessment,
+    )
+
+
+def deviation_draft_for_override(override: PreDoseOverride, given_at: dt.datetime) -> Deviation:
+    """An infusion given over the pre-dose gate (infusions.gate)."""
+    visit = override.visit
+    return _draft(
+        f"pre-dose-override:{override.pk}",
+        participant_id=visit.participant_id,
+        category=DeviationCategory.GATE_OVERRIDDEN,
+        important=True,
+        reason=SAFETY_CHECK_OVERRIDDEN,
+        occurred_on=_local_date(given_at, visit),
+        visit=visit,
+        pre_dose_override=override,
+    )
+
+
+def deviation_withdraw_if_resolved(visit: Visit) -> Deviation | None:
+    """The visit's date now lies in its window (corrected): its out-of-window draft, not yet
+    closed, is withdrawn with the reason. Returns the withdrawn deviation, else None."""
+    if visit.actual_date is None or not (
+        visit.window_start <= visit.actual_date <= visit.window_end
+    ):
+        return None
+    deviation = (
+        Deviation.objects.select_for_update()
+        .filter(
+            cause_key=f"visit-out-of-window:{visit.pk}",
+            status__in=(DeviationStatus.DRAFT, DeviationStatus.OPEN),
+        )
+        .first()
+    )
+    if deviation is None:
+        return None
+    deviation.status = DeviationStatus.WITHDRAWN
+    deviation.withdrawn_reason = (
+        f"{visit.code}'s date corrected to {visit.actual_date:%d %b %Y}, within its window "
+        f"({visit.window_start:%d %b} to {visit.window_end:%d %b %Y})."
+    )
+    deviation._change_reason = audit_reason(deviation.withdrawn_reason)
+    deviation.save()
+    return deviation
