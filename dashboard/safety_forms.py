@@ -151,6 +151,36 @@ class AdverseEventForm(SiteTimeForm):
         )
 
 
+class PregnancyForm(SiteTimeForm):
+    """Record a pregnancy in a participant (safety.services.sae.pregnancy_record): reported like
+    an SAE, so the same 24-hour clock starts from when the site became aware."""
+
+    title = "Record a pregnancy"
+    done = "recorded (pregnancy: the SAE clock runs)"
+    explanation = (
+        "A pregnancy is reported like a serious adverse event: the sponsor is due 24 hours after "
+        "the site became aware, the IRB after the site's business days."
+    )
+
+    onset_date = date_field("Estimated date of conception (or of the positive test)")
+    aware_on = date_field("Site aware on")
+    aware_time = time_field("Time (site time)")
+
+    aliases = {"aware_at": "aware_on"}
+
+    def __init__(self, *args, participant, user, **kwargs):
+        self.participant = participant
+        super().__init__(*args, site=participant.site, user=user, **kwargs)
+
+    def call(self, data):
+        return sae.pregnancy_record(
+            self.participant,
+            onset_date=data["onset_date"],
+            aware_at=self.instant("aware_on", "aware_time"),
+            by=self.user,
+        )
+
+
 class EventForm(SiteTimeForm):
     """One action on an existing event. Subclasses set `title`, `available()` and `call()`."""
 

@@ -21,6 +21,7 @@ urlpatterns = [
         safety.ae_new,
         name="ae_new",
     ),
+    path("participants/<int:pk>/pregnancy/new/", safety.pregnancy_new, name="pregnancy_new"),
     path("participants/<int:pk>/crs/new/", episodes.crs_new, name="crs_new"),
     path("participants/<int:pk>/icans/new/", episodes.icans_new, name="icans_new"),
     path("safety/adverse-events/", safety.AdverseEventListView.as_view(), name="adverse_events"),

@@ -20,7 +20,7 @@ from django_tables2.export import ExportMixin
 from dashboard import selectors as dashboard_selectors
 from dashboard.episode_forms import EpisodeResolveForm
 from dashboard.filters import AdverseEventFilter
-from dashboard.safety_forms import EVENT_FORMS, AdverseEventForm
+from dashboard.safety_forms import EVENT_FORMS, AdverseEventForm, PregnancyForm
 from dashboard.tables import (
     AdverseEventTable,
     FollowUpTable,
@@ -152,6 +152,15 @@ def ae_new(request, pk):
     """Record an adverse event: 404 at another site, 403 for a read-only role."""
     participant = dashboard_selectors.participant_to_record(request.user, pk)
     form = AdverseEventForm(request.POST or None, participant=participant, user=request.user)
+    return _form_page(request, form, participant)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pregnancy_new(request, pk):
+    """Record a pregnancy (starts the SAE clock): 404 at another site, 403 for a read-only role."""
+    participant = dashboard_selectors.participant_to_record(request.user, pk)
+    form = PregnancyForm(request.POST or None, participant=participant, user=request.user)
     return _form_page(request, form, participant)
 
 
