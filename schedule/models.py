@@ -8,31 +8,15 @@ from simple_history.models import HistoricalRecords
 from participants import identifiers
 from participants.models import Participant
 
-
-class Anchor(models.TextChoices):
-    CONSENT = "consent", "Consent (C0)"
-    FIRST_INFUSION = "first_infusion", "First infusion (D0)"
-    WITHDRAWAL = "withdrawal", "Withdrawal date"
-    EVENT = "event", "Event (unscheduled)"
-
-
-class Period(models.TextChoices):
-    SCREENING = "screening", "Screening"
-    TREATMENT = "treatment", "Treatment"
-    FOLLOW_UP = "follow_up", "Follow-up"
-    UNSCHEDULED = "unscheduled", "Unscheduled"
-    TERMINATION = "termination", "Early termination"
-
-
-class VisitKind(models.TextChoices):
-    """What recording the visit as done also means for the participant."""
-
-    STANDARD = "standard", "Standard visit"
-    APHERESIS = "apheresis", "Leukapheresis (records collection and product id)"
-    FIRST_INFUSION = "first_infusion", "First infusion (sets D0, starts treatment)"
-    INFUSION = "infusion", "Infusion"
-    COMPLETION = "completion", "Completion visit (completes the participant)"
-    UNSCHEDULED = "unscheduled", "Unscheduled"
+# Re-exported ("X as X"): callers import the choices and CLOSING_SOON_DAYS from schedule.models.
+from schedule.choices import Anchor as Anchor
+from schedule.choices import AssessmentCondition as AssessmentCondition
+from schedule.choices import AssessmentStatus as AssessmentStatus
+from schedule.choices import Period as Period
+from schedule.choices import VisitKind as VisitKind
+from schedule.choices import VisitStatus as VisitStatus
+from schedule.querysets import CLOSING_SOON_DAYS as CLOSING_SOON_DAYS
+from schedule.querysets import AssessmentQuerySet, VisitQuerySet
 
 
 class ProtocolVersion(models.Model):
@@ -82,11 +66,6 @@ class VisitDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
-
-
-class AssessmentCondition(models.TextChoices):
-    ALWAYS = "", "Always"
-    WITHDRAWN_IN_TREATMENT = "withdrawn_in_treatment", "Only if withdrawn during treatment"
 
 
 class AssessmentDefinition(models.Model):
@@ -174,70 +153,6 @@ class Reanchor(models.Model):
         return f"{self.participant}: D0 {self.old_anchor} → {self.new_anchor}"
 
 
-class VisitStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    DONE = "done", "Done"
-    MISSED = "missed", "Missed"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
-
-
-# --- The clinical notions, one place each ----------------------------------------------------------
-# "Today" differs between sites (each site's own calendar date), so the date predicates take either
-# one date for every row or a {site id: that site's today} mapping.
-
-
-def _on_site_today(today, make, site_path: str) -> Q:
-    """`make(today)` for one date, or an OR of one `make(site's today)` per site."""
-    if not isinstance(today, dict):
-        return make(today)
-    q = Q(pk__in=[])
-    for site_id, site_today in today.items():
-        q |= Q(**{f"{site_path}_id": site_id}) & make(site_today)
-    return q
-
-
-def _window_closed(today) -> Q:
-    return Q(window_end__lt=today)
-
-
-def _due_on(today) -> Q:
-    return Q(target_date=today)
-
-
-def _closing_within(days: int):
-    return lambda today: Q(window_end__gte=today, window_end__lte=today + dt.timedelta(days=days))
-
-
-def _coming_within(days: int):
-    return lambda today: Q(target_date__gt=today, target_date__lte=today + dt.timedelta(days=days))
-
-
-# A window closing within this many days is "closing soon" (worklist, demo summary, emails).
-CLOSING_SOON_DAYS = 3
-
-
-class VisitQuerySet(models.QuerySet):
-    def open(self):
-        """Not yet recorded (done, missed or not applicable)."""
-        return self.filter(status=VisitStatus.SCHEDULED)
-
-    def due_on(self, today):
-        """Open visits whose target date is `today`."""
-        return self.open().filter(_on_site_today(today, _due_on, "participant__site"))
-
-    def window_closed(self, today):
-        """Open visits whose window closed before `today`: unrecorded, a deviation to resolve."""
-        return self.open().filter(_on_site_today(today, _window_closed, "participant__site"))
-
-    def closing_within(self, today, days: int):
-        """Open visits whose window closes from `today` to `days` later (inclusive)."""
-        return self.open().filter(_on_site_today(today, _closing_within(days), "participant__site"))
-
-    def coming_within(self, today, days: int):
-        """Open visits with a target date after `today`, at most `days` later."""
-        return self.open().filter(_on_site_today(today, _coming_within(days), "participant__site"))
-
-
 class Visit(models.Model):
     SITE_PATH = "participant__site"  # how participants.access reaches the site
 
@@ -319,24 +234,6 @@ class Visit(models.Model):
     @property
     def code(self) -> str:
         return Visit.code_of(self.definition.code, self.occurrence)
-
-
-class AssessmentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DONE = "done", "Done"
-    MISSED = "missed", "Missed (visit missed)"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
-
-
-class AssessmentQuerySet(models.QuerySet):
-    def pending(self):
-        return self.filter(status=AssessmentStatus.PENDING)
-
-    def overdue(self, now: dt.datetime):
-        """Safety assessments overdue at `now` (PROTOCOL.md "Overdue rule"): still without a
-        result at or after their due instant. Only safety items are ever overdue. Served by the
-        partial index assess_overdue_scan_idx when combined with overdue_flagged_at__isnull."""
-        return self.filter(status=AssessmentStatus.PENDING, is_safety=True, due_at__lte=now)
 
 
 class Assessment(models.Model):
