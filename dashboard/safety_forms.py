@@ -69,7 +69,7 @@ class SiteTimeForm(ServiceForm):
 
     def instant(self, day_field: str, time_field_name: str) -> dt.datetime | None:
         day, time = self.cleaned_data.get(day_field), self.cleaned_data.get(time_field_name)
-        return at(day, time, self.tz) if day and time else None
+        return at(day, time, self.tz, time_field_name) if day and time else None
 
     def call(self, data):
         raise NotImplementedError

@@ -11,12 +11,17 @@ from participants import identifiers
 
 
 def validate_time_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    """A site's zone is an IANA Area/City name (e.g. Europe/Berlin). "localtime" would make the
+    site follow the server's clock, and names like UTC or EST have no place's daylight saving."""
+    if value not in zoneinfo.available_timezones():
         raise ValidationError(
             f"“{value}” is not a time zone name. Use an IANA name such as Europe/Berlin."
-        ) from None
+        )
+    if "/" not in value or value.split("/")[0] in ("Etc", "SystemV"):
+        raise ValidationError(
+            f"“{value}” is not a place's time zone: use the site's Area/City name, e.g. "
+            "America/New_York, so that its daylight-saving changes are followed."
+        )
 
 
 def validate_holidays(value) -> None:

@@ -3,14 +3,13 @@ call a service; the service decides, and its refusal is shown under the field it
 top of the form). Each service runs in one transaction, so nothing is saved when it refuses.
 """
 
-import datetime as dt
-
 from django import forms
 
 from participants.services.dates import site_today
 from safety.grading import LAB_UNITS
 from safety.services import labs
 from schedule.forms import ServiceForm, date_field, time_field
+from schedule.forms.base import at
 
 # The tests as coordinators name them (the lab report's words, the code in brackets).
 LAB_LABELS = {
@@ -78,13 +77,15 @@ class LabValuesForm(ServiceForm):
         """The recorded assessment, or None when the service refused (errors on the form)."""
         data = self.cleaned_data
         values = {code: (data[f"{code}_value"], data[f"{code}_unit"]) for code in self.codes}
-        # Site-local wall time, as the schedule's AssessmentForm reads it.
-        completed_at = dt.datetime.combine(data["completed_on"], data["completed_time"])
+        # Site-local wall time, as the schedule's AssessmentForm reads it (a time a clock change
+        # skips or repeats is refused under the time field).
         return self.save_with(
             lambda: labs.lab_results_record(
                 self.assessment,
                 values=values,
-                completed_at=completed_at.replace(tzinfo=self.tz),
+                completed_at=at(
+                    data["completed_on"], data["completed_time"], self.tz, "completed_time"
+                ),
                 by=self.user,
             )
         )

@@ -75,3 +75,27 @@ def study_day_label(offset: int, convention: str) -> str:
     if convention == "cdisc":
         return f"Day {offset + 1 if offset >= 0 else offset}"
     raise ValueError(f"unknown study day convention {convention!r}")
+
+
+def local_time_problem(day: dt.date, time: dt.time, tz: ZoneInfo) -> str:
+    """Why a wall-clock time cannot name one instant at the site, or "".
+
+    On the spring change a local hour does not exist (clocks jump from 02:00 to 03:00 in New
+    York); on the autumn change one happens twice. Taking either silently would put a result or an
+    infusion an hour off, so the forms refuse them with the clock change named.
+    """
+    naive = dt.datetime.combine(day, time)
+    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return ""
+    when = f"{time:%H:%M} on {day:%d %b %Y}"
+    if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        return (
+            f"{when} does not exist at the site ({tz.key}): the clocks went forward an hour "
+            "that night. Enter the time the clock showed after the change."
+        )
+    return (
+        f"{when} happens twice at the site ({tz.key}): the clocks went back an hour that night, "
+        "so the tracker cannot tell which one is meant. Enter a time outside the repeated hour "
+        "and note the exact time in the result or reason."
+    )

@@ -46,7 +46,9 @@ class AssessmentForm(ServiceForm):
                 self.assessment,
                 result=data["result"],
                 is_abnormal=data["is_abnormal"],
-                completed_at=at(data["completed_on"], data["completed_time"], self.tz),
+                completed_at=at(
+                    data["completed_on"], data["completed_time"], self.tz, "completed_time"
+                ),
                 by=self.user,
             )
         )

@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from participants.services.dates import PlausibleDate, validate_plausible_date
+from schedule.windows import local_time_problem
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -84,5 +85,10 @@ class ServiceForm(forms.Form):
             return None
 
 
-def at(day: dt.date, time: dt.time, tz) -> dt.datetime:
+def at(day: dt.date, time: dt.time, tz, field: str | None = None) -> dt.datetime:
+    """The instant a site-local date and time name. A time that does not exist or happens twice
+    (a daylight-saving change) is refused, under `field`: call it inside `save_with`."""
+    problem = local_time_problem(day, time, tz)
+    if problem:
+        raise ValidationError({field: problem} if field else problem)
     return dt.datetime.combine(day, time).replace(tzinfo=tz)

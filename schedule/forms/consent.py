@@ -57,7 +57,7 @@ class ConsentForm(ServiceForm):
             lambda: services.participant_consent(
                 site=site,
                 by=self.user,
-                consent_at=at(data["consent_on"], data["consent_time"], site.tz),
+                consent_at=at(data["consent_on"], data["consent_time"], site.tz, "consent_time"),
                 consent_form_version=data["consent_form_version"],
                 age_at_consent=data["age_at_consent"],
                 screening_number=data["screening_number"],

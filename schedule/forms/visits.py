@@ -79,11 +79,16 @@ class VisitDoneForm(ServiceForm):
         return self.visit.participant.site
 
     def perform(self):
+        return self.save_with(self._record)
+
+    def _record(self):
         data = self.cleaned_data
         extra = {}
         if "started_time" in data:
             extra = {
-                "started_at": at(data["actual_date"], data["started_time"], self.tz),
+                "started_at": at(
+                    data["actual_date"], data["started_time"], self.tz, "started_time"
+                ),
                 "dose": data["dose"],
                 "lot": data["lot"],
             }
@@ -94,10 +99,8 @@ class VisitDoneForm(ServiceForm):
                 "product_id": data["product_id"],
                 "adequate_collection": data["adequate_collection"] == "yes",
             }
-        return self.save_with(
-            lambda: services.visit_record_done(
-                self.visit, actual_date=data["actual_date"], by=self.user, **extra
-            )
+        return services.visit_record_done(
+            self.visit, actual_date=data["actual_date"], by=self.user, **extra
         )
 
 
