@@ -7,13 +7,13 @@ filters and orders them.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import JSONField, OuterRef, QuerySet, Subquery
 
 from participants import access
 from participants.models import Site
 from safety import clocks
 from safety.clocks import ClockState
-from safety.models import AdverseEvent
+from safety.models import AdverseEvent, Grading
 
 # Participant and site are read for every row (label, reference, the site's time zone).
 _RELATED = ("participant__site",)
@@ -90,4 +90,16 @@ def ae_listing(
         events = events.filter(grade=grade)
     return events.select_related(*_RELATED).order_by(
         "participant__site__code", "participant__screening_number", "number"
+    )
+
+
+def participant_events(user, participant) -> list[AdverseEvent]:
+    """The participant's events, each with the reasons of its latest grading, in one query."""
+    latest = Grading.objects.filter(event=OuterRef("pk")).order_by("-assessed_at", "-pk")
+    return list(
+        events_visible_to(user)
+        .filter(participant=participant)
+        .select_related("participant__site")
+        .annotate(latest_reasons=Subquery(latest.values("reasons")[:1], output_field=JSONField()))
+        .order_by("number")
     )

@@ -19,6 +19,7 @@ from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
 from dashboard.views import episodes, safety
 from dashboard.views._common import EXPORT_FORMATS, Export, export
 from participants import access
+from safety import selectors as safety_selectors
 from schedule.forms import ACTIONS, actions_available
 
 
@@ -73,7 +74,7 @@ def participant_detail(request, pk):
         page.visits, today=page.today, d0=page.d0, next_url=here, can_record=writer
     )
     history = HistoryTable(page.history)
-    event_rows = safety.participant_events(request.user, page.participant)
+    event_rows = safety_selectors.participant_events(request.user, page.participant)
     events = safety.participant_event_table(event_rows, writer)
     downloads = {"timeline": timeline, "history": history, "adverse_events": events}
     wanted = request.GET.get("_table", "timeline")

@@ -6,7 +6,7 @@ services via dashboard/safety_forms.py."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Count, JSONField, OuterRef, Subquery, Window
+from django.db.models import Count, Window
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +32,7 @@ from dashboard.views._common import EXPORT_FORMATS, Export
 from dashboard.views.episodes import EPISODE_KINDS
 from participants import access
 from safety import selectors
-from safety.models import AdverseEvent, Grading
+from safety.models import AdverseEvent
 
 PER_PAGE = 25
 WORKLIST_ROWS = 25  # each worklist section shows this many; "see all" opens the listing
@@ -71,20 +71,8 @@ def listing_url(**params) -> str:
 # --- The participant page and the worklist --------------------------------------------------
 
 
-def participant_events(user, participant) -> list[AdverseEvent]:
-    """The participant's events, each with the reasons of its latest grading, in one query."""
-    latest = Grading.objects.filter(event=OuterRef("pk")).order_by("-assessed_at", "-pk")
-    return list(
-        selectors.events_visible_to(user)
-        .filter(participant=participant)
-        .select_related("participant__site")
-        .annotate(latest_reasons=Subquery(latest.values("reasons")[:1], output_field=JSONField()))
-        .order_by("number")
-    )
-
-
 def participant_event_table(events, can_record: bool) -> ParticipantEventTable:
-    """`events` from participant_events (the episodes section reads the same rows)."""
+    """`events` from safety.selectors.participant_events (the episodes section reads the same rows)."""
     return ParticipantEventTable(events, now=timezone.now(), can_record=can_record)
 
 

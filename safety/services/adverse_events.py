@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from participants import access
@@ -35,7 +34,9 @@ from safety.services.checks import (
     fatal_problems,
     grade_problem,
     instant_problem,
+    last_assessed_at,
     locked_event,
+    next_event_number,
     raise_problems,
     start_clocks,
 )
@@ -123,10 +124,10 @@ def ae_record(
 
 
 def _new_event(participant, values: dict, criteria: list[str], by, now) -> AdverseEvent:
-    last = participant.adverse_events.aggregate(last=Max("number"))["last"] or 0
     fields = {**values, "term": values["term"].strip(), "seriousness_criteria": criteria}
+    number = next_event_number(participant)
     return AdverseEvent(
-        participant=participant, number=last + 1, recorded_by=by, recorded_at=now, **fields
+        participant=participant, number=number, recorded_by=by, recorded_at=now, **fields
     )
 
 
@@ -150,7 +151,7 @@ def _regrade_problems(event, grade, assessed_at, reason, now) -> dict[str, str]:
     problems = {}
     if problem := _regrade_grade_problem(event, grade):
         problems["grade"] = problem
-    previous = event.gradings.aggregate(last=Max("assessed_at"))["last"]
+    previous = last_assessed_at(event)
     label, before = "The assessment time", "the previous grading"
     if problem := instant_problem(assessed_at, label, site, now, previous, before):
         problems["assessed_at"] = problem

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 
 from participants.audit import audit_reason
 from participants.services.dates import site_today
@@ -159,3 +160,16 @@ def start_clocks(event: AdverseEvent, aware_at: dt.datetime) -> None:
     # A new clock asks for a new report (an event serious again after being downgraded); the
     # earlier report stays in the event's history.
     event.sponsor_reported_at = event.irb_reported_at = None
+
+
+def next_event_number(participant) -> int:
+    """Events are numbered 1, 2... per participant (the "AE2" of a reference): the one rule for
+    AEs and CRS/ICANS episodes alike. Callers hold the participant's row lock."""
+    last = participant.adverse_events.aggregate(last=Max("number"))["last"]
+    return (last or 0) + 1
+
+
+def last_assessed_at(event):
+    """When the event was last graded: an earlier assessment may not come after it, since the
+    event's grade is its latest grading."""
+    return event.gradings.aggregate(last=Max("assessed_at"))["last"]

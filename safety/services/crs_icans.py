@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from participants import access
@@ -27,6 +26,7 @@ from participants.models import Participant
 from safety.grading import Grade, GradingError, crs_grade, icans_grade
 from safety.models import AdverseEvent, EventKind, Grading, Outcome, Relatedness
 from safety.services import adverse_events
+from safety.services.checks import last_assessed_at, next_event_number
 from schedule.services import holds
 
 HOLD_FROM_GRADE = 2  # PROTOCOL.md: hold the next infusion until <= grade 1
@@ -182,7 +182,7 @@ def _check_assessed_at(participant, event, assessed_at, now) -> None:
     # an earlier assessment would put an old grade (and hold) in place of the current one.
     if event is None:
         return
-    previous = event.gradings.aggregate(last=Max("assessed_at"))["last"]
+    previous = last_assessed_at(event)
     if previous and assessed_at < previous:
         raise ValidationError(
             {"assessed_at": f"{event.reference} was last assessed after this time."}
@@ -191,12 +191,10 @@ def _check_assessed_at(participant, event, assessed_at, now) -> None:
 
 def _new_episode(participant, kind, grade: Grade, assessed_at, by, now) -> AdverseEvent:
     term, ctcae_term = _TERMS[kind]
-    # Numbered as adverse_events numbers every event: 1, 2... per participant (max + 1), under
-    # the participant's row lock taken by the caller.
-    last = participant.adverse_events.aggregate(last=Max("number"))["last"] or 0
+    # Under the participant's row lock taken by the caller.
     event = AdverseEvent(
         participant=participant,
-        number=last + 1,
+        number=next_event_number(participant),
         kind=kind,
         term=term,
         ctcae_term=ctcae_term,
