@@ -1,12 +1,13 @@
 from django.urls import path
 
-from dashboard.views import calendar, episodes, participants, recording, safety, worklist
+from dashboard.views import calendar, episodes, matrix, participants, recording, safety, worklist
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", worklist.worklist, name="worklist"),
     path("participants/", participants.ParticipantListView.as_view(), name="participants"),
+    path("matrix/", matrix.matrix, name="matrix"),
     path("participants/new/", participants.participant_new, name="participant_new"),
     path("participants/<int:pk>/", participants.participant_detail, name="participant"),
     # Before the generic status change: the dashboard records a death only linked to its SAE.

@@ -28,6 +28,10 @@ def _window_closed(today) -> Q:
     return Q(window_end__lt=today)
 
 
+def _window_opened(today) -> Q:
+    return Q(window_start__lte=today)
+
+
 def _due_on(today) -> Q:
     return Q(target_date=today)
 
@@ -60,6 +64,11 @@ class VisitQuerySet(models.QuerySet):
     def closing_within(self, today, days: int):
         """Open visits whose window closes from `today` to `days` later (inclusive)."""
         return self.open().filter(_on_site_today(today, _closing_within(days), "participant__site"))
+
+    def window_open(self, today):
+        """Open visits whose window has opened by `today` (closed ones included: combine with
+        window_closed to tell them apart)."""
+        return self.open().filter(_on_site_today(today, _window_opened, "participant__site"))
 
     def coming_within(self, today, days: int):
         """Open visits with a target date after `today`, at most `days` later."""
