@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "participants",
     "schedule",
     "safety",
+    "reports",
     "demo",
     "dashboard",
     "notifications",
@@ -111,6 +112,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 # Timestamps are stored in UTC; each site's calendar dates use the site's own time zone.
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
+# The study's own clock (the sponsor's office): the monthly enrollment report is emailed on the 1st
+# at 07:00 there. An IANA name; each site's dates still follow the site's own zone.
+STUDY_TIME_ZONE = env_time_zone("STUDY_TIME_ZONE", "America/New_York")
+# Participants the whole trial aims to enroll (the report's total against target).
+STUDY_ENROLLMENT_TARGET = env_int("STUDY_ENROLLMENT_TARGET", 30, minimum=1)
 USE_I18N = True
 USE_TZ = True
 

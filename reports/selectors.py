@@ -1,0 +1,79 @@
+"""Reads for the reports: the status history of the sites shown, as of a month's last day.
+
+Two queries whatever the number of participants (the sites, then the history rows dated up to
+the month's end). Which sites a user may see is participants.access's answer: callers pass
+`access.visible_sites(user)` (the page) or every site (the email, the command).
+"""
+
+import datetime as dt
+
+from django.conf import settings
+
+from participants.models import Site, StatusChange
+from reports.figures import last_day, scope_figures
+from reports.timelines import HistoryRow, timelines
+
+ALL_SITES = "ALL"
+
+
+def history_rows(site_ids: list[int], *, through: dt.date) -> list[HistoryRow]:
+    """The StatusChange rows of those sites dated on or before `through`, in recorded order."""
+    rows = (
+        StatusChange.objects.filter(participant__site_id__in=site_ids, effective_on__lte=through)
+        .order_by("changed_at", "id")
+        .values_list(
+            "participant_id",
+            "participant__site_id",
+            "participant__rescreen_of_id",
+            "from_status",
+            "to_status",
+            "effective_on",
+            "reason",
+            "details",
+        )
+    )
+    return [HistoryRow(*row) for row in rows]
+
+
+def enrollment_figures(first: dt.date, *, sites=None) -> dict:
+    """The enrollment report for the month starting `first`: each site of `sites` (default:
+    every site) and their total. The total is held against the trial's target
+    (settings.STUDY_ENROLLMENT_TARGET) when every site is included, else the sites' targets."""
+    first = first.replace(day=1)
+    last = last_day(first)
+    every_site = sites is None
+    site_list = list((Site.objects.all() if every_site else sites).order_by("code"))
+    if not every_site:
+        every_site = len(site_list) == Site.objects.count()
+    found = timelines(history_rows([s.pk for s in site_list], through=last), through=last)
+    per_site = [
+        scope_figures(
+            [t for t in found if t.site_id == site.pk],
+            first=first,
+            code=site.code,
+            name=site.name,
+            target=site.enrollment_target,
+        )
+        for site in site_list
+    ]
+    total_target = (
+        settings.STUDY_ENROLLMENT_TARGET
+        if every_site
+        else sum(site.enrollment_target for site in site_list)
+    )
+    total = scope_figures(
+        found,
+        first=first,
+        code=ALL_SITES,
+        name="All sites" if every_site else "These sites",
+        target=total_target,
+    )
+    return {
+        "report": "SLE-001 monthly enrollment",
+        "month": f"{first:%Y-%m}",
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+        "all_sites": every_site,
+        "sites": per_site,
+        "total": total,
+    }
