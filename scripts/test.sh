@@ -40,6 +40,25 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x "${CHROMIUM_PATH:-/nonexisten
     fi
 fi
 
+# --- axe-core for the accessibility checks of the browser tests: the npm package pinned by
+#     tests/browser/package-lock.json, installed with `npm ci` (again only when the lock changed).
+axe_lock=tests/browser/package-lock.json
+axe_stamp=tests/browser/node_modules/.lock.sha256
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    step "Installing Debian npm (for axe-core)"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq npm
+fi
+if command -v npm >/dev/null 2>&1; then
+    if [ "$(cat "$axe_stamp" 2>/dev/null)" != "$(sha256sum "$axe_lock")" ]; then
+        step "npm ci --prefix tests/browser (axe-core)"
+        npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+        sha256sum "$axe_lock" >"$axe_stamp"
+    fi
+else
+    echo "NOTE: npm not found: the axe-core checks will skip, or fail with REQUIRE_SERVICES=1." >&2
+fi
+
 # Show the target database without its password.
 step "Database: $(printf '%s' "${DATABASE_URL:-SQLite (default)}" | sed -E 's#(//[^:/@]*):[^@]*@#\1:***@#')"
 
