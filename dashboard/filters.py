@@ -1,9 +1,11 @@
 import django_filters
 from django import forms
+from django.utils import timezone
 
 from participants import access
 from participants.models import Participant, Phase, Site, Status
 from safety.models import AdverseEvent, EventKind
+from schedule import listings
 
 
 class ParticipantFilter(django_filters.FilterSet):
@@ -29,7 +31,8 @@ class ParticipantFilter(django_filters.FilterSet):
 
     def filter_overdue(self, queryset, name, value):
         # An unticked checkbox means "all participants", not "only those without overdue items".
-        return queryset.filter(overdue_safety__gt=0) if value else queryset
+        # Ids from the overdue items (a few rows, by index), not a count per participant.
+        return listings.with_overdue_safety(queryset, timezone.now()) if value else queryset
 
 
 class AdverseEventFilter(django_filters.FilterSet):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from participants import access
 from participants.models import Participant, Phase, Site, Status
 from participants.services.dates import site_today
+from schedule import listings
 from schedule.models import (
     CLOSING_SOON_DAYS,
     Assessment,
@@ -180,50 +181,36 @@ def worklist(user, now: dt.datetime | None = None) -> Worklist:
 # --- Participants ----------------------------------------------------------------------------------
 
 
-def _count(queryset: QuerySet, group_by: str) -> Coalesce:
-    counted = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def participant_rows(
     user, now: dt.datetime | None = None, sites: list[tuple[Site, dt.date]] | None = None
 ) -> QuerySet[Participant]:
-    """Participants with their next visit, open and overdue safety items, in one query.
-    `sites`: the user's sites_with_today when the caller has them already."""
+    """Participants with their next visit, open and overdue safety items, in one query: two JSON
+    subqueries per row shown (schedule.listings), spread over next_visit_code, next_target,
+    next_window_start/end, open_safety and overdue_safety; the sort keys are aliases computed
+    only when the list is sorted by them. `sites`: the user's sites_with_today when the caller
+    has them already."""
     now = now or timezone.now()
     sites = sites_with_today(user) if sites is None else sites
-    next_visit = (
-        Visit.objects.open()
-        .filter(participant=OuterRef("pk"))
-        .order_by("target_date", "definition__order", "occurrence")
-    )
-    pending_safety = Assessment.objects.pending().filter(
-        visit__participant=OuterRef("pk"), is_safety=True
-    )
-    return (
+    rows = (
         access.visible(user, Participant)
         .select_related("site")
         .annotate(
             site_today=_site_today_expression(sites),
             infusion_count=infusion_count(),
-            next_visit_id=Subquery(next_visit.values("pk")[:1]),
-            next_visit_code=Subquery(next_visit.values("definition__code")[:1]),
-            next_visit_occurrence=Subquery(next_visit.values("occurrence")[:1]),
-            next_target=Subquery(next_visit.values("target_date")[:1]),
-            next_window_start=Subquery(next_visit.values("window_start")[:1]),
-            next_window_end=Subquery(next_visit.values("window_end")[:1]),
-            # "Open": the visit's window has opened (in the site's time zone).
-            open_safety=_count(
-                pending_safety.filter(visit__window_start__lte=OuterRef("site_today")),
-                "visit__participant",
-            ),
-            overdue_safety=_count(
-                Assessment.objects.overdue(now).filter(visit__participant=OuterRef("pk")),
-                "visit__participant",
-            ),
+            next_visit=listings.next_visit_summary(),
+            safety=listings.safety_summary(now),
+        )
+        .alias(
+            next_target=listings.next_visit_sort_key("target_date"),
+            next_window_start=listings.next_visit_sort_key("window_start"),
+            next_window_end=listings.next_visit_sort_key("window_end"),
+            open_safety=listings.safety_count_sort_key(now, "open"),
+            overdue_safety=listings.safety_count_sort_key(now, "overdue"),
         )
         .order_by("site__code", "screening_number")
     )
+    rows._iterable_class = listings.ParticipantRowIterable
+    return rows
 
 
 @dataclass

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import calendar, episodes, matrix, participants, recording, safety, worklist
+from dashboard.views import calendar, deviations, episodes, matrix, participants, recording, safety, worklist
 
 app_name = "dashboard"
 
@@ -37,6 +37,14 @@ urlpatterns = [
         safety.ae_action,
         name="ae_action",
     ),
+    path("deviations/", deviations.DeviationListView.as_view(), name="deviations"),
+    path("deviations/<int:pk>/", deviations.deviation_detail, name="deviation"),
+    path(
+        "deviations/<int:pk>/<slug:action>/",
+        deviations.deviation_action,
+        name="deviation_action",
+    ),
+    path("visits/<int:pk>/date/", deviations.visit_correct_date, name="visit_correct_date"),
     path("visits/<int:pk>/done/", recording.visit_done, name="visit_done"),
     path("visits/<int:pk>/missed/", recording.visit_missed, name="visit_missed"),
     path("assessments/<int:pk>/record/", recording.assessment_record, name="assessment_record"),

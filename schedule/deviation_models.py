@@ -37,6 +37,17 @@ class DeviationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+class DeviationQuerySet(models.QuerySet):
+    """The deviation predicates the worklist, the deviations page and the digest share."""
+
+    def drafts(self):
+        return self.filter(status=DeviationStatus.DRAFT)
+
+    def to_describe(self):
+        """Drafts waiting for the site's description (deviation_to_describe_idx serves it)."""
+        return self.drafts().filter(description="")
+
+
 class Deviation(models.Model):
     SITE_PATH = "participant__site"  # how participants.access reaches the site
 
@@ -83,6 +94,8 @@ class Deviation(models.Model):
     )
     history = HistoricalRecords()
 
+    objects = DeviationQuerySet.as_manager()
+
     class Meta:
         ordering = ["participant", "occurred_on", "pk"]
         constraints = [
@@ -99,3 +112,8 @@ class Deviation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant.label} {self.get_category_display().lower()} ({self.cause_key})"
+
+    @property
+    def reference(self) -> str:
+        """How the site names it: "DEV-42"."""
+        return f"DEV-{self.pk}"

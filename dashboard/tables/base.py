@@ -1,11 +1,15 @@
 """What every table shares: the base table, date and window formatting, links."""
 
 import datetime as dt
+import functools
 
 import django_tables2 as tables
-from django.urls import reverse
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django_tables2.rows import BoundRow, BoundRows
+from django_tables2.utils import signature
 
 from dashboard.selectors import CLOSING_SOON_DAYS
 
@@ -62,12 +66,101 @@ def with_next(url: str, next_url: str | None) -> str:
 def participant_link(participant) -> str:
     return format_html(
         '<a href="{}">{}</a>',
-        reverse("dashboard:participant", args=[participant.pk]),
+        url_of("dashboard:participant", participant.pk),
         participant.label,
     )
 
 
+_SENTINEL = "987654321"
+
+
+@functools.lru_cache(maxsize=64)
+def _url_template(name: str, prefix: str) -> str:
+    return reverse(name, args=[int(_SENTINEL)])
+
+
+def url_of(name: str, pk) -> str:
+    """reverse(name, args=[pk]) for a URL pattern taking one pk, reversed once per process and
+    script prefix instead of once per row of a table."""
+    return _url_template(name, get_script_prefix()).replace(_SENTINEL, str(pk), 1)
+
+
+# --- Pages of a table --------------------------------------------------------------------------
+
+PAGE_SIZES = (25, 50, 100)
+
+
+def page_size(request, default: int = PAGE_SIZES[0]) -> int:
+    """The page size the user chose (?per_page=), at most the largest of PAGE_SIZES."""
+    try:
+        wanted = int(request.GET.get("per_page", default))
+    except ValueError:
+        return default
+    return min(max(wanted, 1), PAGE_SIZES[-1])
+
+
+def paginate(table, request, per_page: int | None = None) -> None:
+    """Show one page of `table` (?page=, past the end: the last page; not a number: the first)."""
+    per_page = per_page or page_size(request)
+    try:
+        number = int(request.GET.get("page", 1))
+    except ValueError:
+        number = 1
+    try:
+        table.paginate(page=number, per_page=per_page)
+    except (EmptyPage, PageNotAnInteger):
+        table.page = table.paginator.page(max(table.paginator.num_pages, 1))
+
+
+# --- Cells rendered without inspecting a signature per cell ------------------------------------
+
+
+class _Row(BoundRow):
+    """A row that calls each column's render/value method with the arguments it takes, read once
+    per table and column (django-tables2 inspects the signature again for every cell)."""
+
+    def _call_with(self, kind: str, bound_column, value):
+        fn = getattr(bound_column, kind)
+        wanted = self._table._cell_arguments(kind, bound_column.name, fn)
+        offered = self._optional_cell_arguments(bound_column, value)
+        return fn(**{k: offered[k] for k in wanted}) if wanted is not None else fn(**offered)
+
+    def _call_render(self, bound_column, value=None):
+        content = self._call_with("render", bound_column, value)
+        if bound_column.link:
+            offered = self._optional_cell_arguments(bound_column, value)
+            return bound_column.link(content, **offered)
+        return content
+
+    def _call_value(self, bound_column, value=None):
+        return self._call_with("value", bound_column, value)
+
+
+class _Rows(BoundRows):
+    def __iter__(self):
+        for record in self.data:
+            yield _Row(record, table=self.table)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return _Rows(data=self.data[key], table=self.table, pinned_data=self.pinned_data)
+        return _Row(record=self.data[key], table=self.table)
+
+
 class BaseTable(tables.Table):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = _Rows(data=self.data, table=self)
+        self._arguments = {}
+
+    def _cell_arguments(self, kind: str, column: str, fn) -> tuple | None:
+        """The argument names `fn` takes (None: it takes **kwargs), read once."""
+        key = (kind, column)
+        if key not in self._arguments:
+            names, catch_all = signature(fn)
+            self._arguments[key] = None if catch_all else tuple(names)
+        return self._arguments[key]
+
     class Meta:
         attrs = {"class": "data"}
         template_name = "django_tables2/table.html"

@@ -3,14 +3,15 @@ to after saving (`safe_next`)."""
 
 import re
 
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tables2.export import TableExport
 from tablib import Dataset
 
-from participants.spreadsheets import spreadsheet_row
+from participants.spreadsheets import csv_stream, spreadsheet_row, xlsx_file
 
 EXPORT_FORMATS = ("csv", "xlsx")
+STREAM_CHUNK = 1000  # rows read from the database at a time by a streamed download
 # A control character (NUL, a newline...) has no place in a path to go back to.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -39,6 +40,24 @@ def export(request, table, name: str) -> HttpResponse | None:
         return None
     exporter = Export(export_format, table, dataset_kwargs={"title": name[:31]})
     return exporter.response(filename=f"{name}.{export_format}")
+
+
+def stream_table(table, export_format: str, name: str) -> HttpResponse:
+    """Every row of `table` (a queryset table with export_header/export_row) as a download, read
+    in chunks and written as it is read: constant memory whatever the number of rows."""
+    rows = (table.export_row(r) for r in table.data.data.iterator(chunk_size=STREAM_CHUNK))
+    header = table.export_header()
+    if export_format == "csv":
+        response = StreamingHttpResponse(
+            csv_stream(header, rows), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = FileResponse(
+            xlsx_file(header, rows, name),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{name}.{export_format}"'
+    return response
 
 
 def safe_next(request: HttpRequest, default: str) -> str:

@@ -9,32 +9,46 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
-from django_tables2.export import ExportMixin
+from django_tables2 import RequestConfig, SingleTableMixin
 
 from dashboard import selectors
 from dashboard.filters import ParticipantFilter
 from dashboard.forms import RegisterConsentForm
 from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
+from dashboard.tables.base import PAGE_SIZES, page_size, paginate
 from dashboard.views import episodes, safety
-from dashboard.views._common import EXPORT_FORMATS, Export, export
+from dashboard.views._common import EXPORT_FORMATS, export, stream_table
 from participants import access
 from safety import selectors as safety_selectors
 from schedule.forms import ACTIONS, actions_available
 
 
-class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+class ParticipantListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+    """The participants of the user's sites, a page at a time (?per_page= up to 100; sort and
+    filters stay in the page links); ?_export=csv|xlsx streams every filtered row, sorted as shown,
+    in constant memory."""
+
     table_class = ParticipantTable
     filterset_class = ParticipantFilter
     template_name = "dashboard/participants.html"
-    table_pagination = False
-    export_class = Export
-    export_name = "participants"
-    export_formats = EXPORT_FORMATS
 
     def get_queryset(self):
         self.sites = selectors.sites_with_today(self.request.user)
         return selectors.participant_rows(self.request.user, sites=self.sites)
+
+    def get_table(self, **kwargs):
+        table = self.get_table_class()(data=self.get_table_data(), **self.get_table_kwargs())
+        # The page size comes from page_size (capped), not from RequestConfig's own ?per_page=.
+        RequestConfig(self.request, paginate=False).configure(table)
+        if self.request.GET.get("_export") not in EXPORT_FORMATS:
+            paginate(table, self.request)
+        return table
+
+    def render_to_response(self, context, **response_kwargs):
+        export_format = self.request.GET.get("_export")
+        if export_format in EXPORT_FORMATS:
+            return stream_table(context["table"], export_format, "participants")
+        return super().render_to_response(context, **response_kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -42,6 +56,8 @@ class ParticipantListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Fil
         context["can_register"] = access.records_where_visible(self.request.user) and bool(
             self.sites
         )
+        context["page_sizes"] = PAGE_SIZES
+        context["per_page"] = page_size(self.request)
         return context
 
     def get_filterset_kwargs(self, filterset_class):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from dashboard import selectors
 from dashboard.tables import OverdueSafetyTable, VisitTable
-from dashboard.views import safety
+from dashboard.views import deviations, safety
 from dashboard.views._common import export
 from participants import access
 
@@ -72,6 +72,7 @@ def worklist(request):
     # Adverse events first: an SAE clock runs in hours, the rest in days.
     sections = safety.worklist_sections(request.user, now, writer)
     sections += _schedule_sections(work, writer)
+    sections.append(deviations.worklist_section(request.user, writer))
     wanted = request.GET.get("_table")
     for section in sections:
         if section["key"] == wanted:

@@ -7,6 +7,9 @@ from participants.services.dates import site_today
 from schedule import services
 from schedule.forms.base import YES_NO, ServiceForm, at, date_field, text_area, time_field
 from schedule.models import VisitKind
+from schedule.services.deviations import out_of_window_warning
+
+CONFIRM = "confirm_out_of_window"
 
 
 def _is_investigator(user) -> bool:
@@ -77,6 +80,24 @@ class VisitDoneForm(ServiceForm):
 
     def dates_site(self):
         return self.visit.participant.site
+
+    def clean(self):
+        """A date outside the window is recorded only once the coordinator confirms it, having
+        read how far outside it is and that a deviation will be drafted."""
+        data = super().clean()
+        day = data.get("actual_date")
+        warning = out_of_window_warning(self.visit, day) if day else ""
+        if warning:
+            # The question joins the form only now, so an in-window visit never shows it.
+            confirm = self.fields[CONFIRM] = forms.BooleanField(
+                label="Record it on this date, outside its window", required=False
+            )
+            ticked = confirm.widget.value_from_datadict(
+                self.data, self.files, self.add_prefix(CONFIRM)
+            )
+            if not confirm.clean(ticked):
+                self.add_error(CONFIRM, warning)
+        return data
 
     def perform(self):
         return self.save_with(self._record)

@@ -12,12 +12,22 @@ One module per subject; this package re-exports each public action so callers wr
                     spacing, end of treatment
     holds.py        infusion holds: opened and released per source (e.g. a CRS episode)
     visits.py       a visit done, missed, or unscheduled
+    deviations.py   protocol deviations drafted by the tracker, once per cause (called by the
+                    services that record the cause); deviations_follow_up.py: describe, open,
+                    close, withdraw; deviations_corrections.py: a visit's date corrected
     assessments.py  an assessment's result, or not done / not applicable
     layout.py       laying out and closing visits (lower layer)
     reanchoring.py  moving the D0 visits when the first infusion moves (lower layer)
 """
 
 from schedule.services.assessments import assessment_not_done, assessment_record
+from schedule.services.deviations_corrections import visit_date_correct
+from schedule.services.deviations_follow_up import (
+    deviation_close,
+    deviation_edit,
+    deviation_open,
+    deviation_withdraw,
+)
 from schedule.services.holds import hold_open, hold_release, open_holds
 from schedule.services.infusions import (
     APHERESIS_TO_INFUSION_MIN_DAYS,
@@ -55,6 +65,10 @@ __all__ = [
     "apheresis_gap_warning",
     "assessment_not_done",
     "assessment_record",
+    "deviation_close",
+    "deviation_edit",
+    "deviation_open",
+    "deviation_withdraw",
     "first_infusion_plan",
     "gate",
     "hold_open",
@@ -78,6 +92,7 @@ __all__ = [
     "treatment_start",
     "treatment_stop_early",
     "unscheduled_visit_add",
+    "visit_date_correct",
     "visit_mark_missed",
     "visit_record_done",
 ]

@@ -7,9 +7,11 @@ Importance (FDA draft guidance, Dec 2024): important when a safety item is missi
 visit with safety assessments, a safety assessment overdue or not done) or a safety check was
 overridden; otherwise not important. The reason is written on the draft either way.
 
-A cause that goes away withdraws its draft (deviation_withdraw_if_resolved): today only a visit
-date corrected into its window. No service corrects a visit date yet; the one that does must call
-it in its transaction.
+A cause that goes away withdraws its draft (deviation_withdraw_if_resolved): a visit date
+corrected into its window (visit_date_correct, schedule/services/deviations_corrections.py).
+
+Whether a date lies in a visit's window is `visit_window(visit).contains(day)` (schedule.windows);
+`out_of_window_warning` words it for the coordinator before a visit is recorded.
 """
 
 import datetime as dt
@@ -28,6 +30,7 @@ from schedule.models import (
     Visit,
     VisitStatus,
 )
+from schedule.windows import Window
 
 SAFETY_CHECK_OVERRIDDEN = "a safety check was overridden"
 
@@ -61,6 +64,30 @@ def _draft(
 
 def _local_date(moment: dt.datetime, visit: Visit) -> dt.date:
     return moment.astimezone(visit.participant.site.tz).date()
+
+
+def visit_window(visit: Visit) -> Window:
+    """The visit's stored window, for schedule.windows' one inclusive-at-both-ends test."""
+    return Window(target=visit.target_date, start=visit.window_start, end=visit.window_end)
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def out_of_window_warning(visit: Visit, day: dt.date) -> str:
+    """What the coordinator confirms before recording `visit` on `day` outside its window ("this
+    date is 2 days after the window closed; a deviation will be drafted"); "" in the window."""
+    window = visit_window(visit)
+    if window.contains(day):
+        return ""
+    if day > window.end:
+        where = f"{_days((day - window.end).days)} after the window closed ({window.end:%d %b %Y})"
+    else:
+        where = (
+            f"{_days((window.start - day).days)} before the window opened ({window.start:%d %b %Y})"
+        )
+    return f"This date is {where}; a deviation will be drafted."
 
 
 def deviation_draft_for_out_of_window(visit: Visit) -> Deviation | None:
@@ -155,9 +182,7 @@ def deviation_draft_for_override(override: PreDoseOverride, given_at: dt.datetim
 def deviation_withdraw_if_resolved(visit: Visit) -> Deviation | None:
     """The visit's date now lies in its window (corrected): its out-of-window draft, not yet
     closed, is withdrawn with the reason. Returns the withdrawn deviation, else None."""
-    if visit.actual_date is None or not (
-        visit.window_start <= visit.actual_date <= visit.window_end
-    ):
+    if visit.actual_date is None or not visit_window(visit).contains(visit.actual_date):
         return None
     deviation = (
         Deviation.objects.select_for_update()

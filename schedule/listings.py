@@ -1,0 +1,209 @@
+"""Reads of the schedule that the dashboard's big lists share, each shaped to be served by an
+index and to cost the same whatever the size of the study.
+
+- The participant list's per-participant figures (next visit, open and overdue safety items) as
+  two subqueries returning one JSON object each, instead of one subquery per figure; the sort
+  keys are aliases, computed only when the list is sorted by them.
+- "Has overdue safety items" picks participant ids from the overdue safety items (a few rows,
+  partial index assess_pending_safety_due_idx), not a count per participant.
+- The worklist's overdue safety items grouped by visit: the visits come first (one row each),
+  then the items of the visits shown only.
+
+Who is overdue, open, or next is still decided by the predicates of schedule/querysets.py.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Count,
+    DateField,
+    IntegerField,
+    JSONField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, JSONObject
+from django.db.models.query import ModelIterable
+
+from schedule.models import Assessment, Visit
+
+# --- The participant list ---------------------------------------------------------------------
+
+_NEXT_FIELDS = ("pk", "code", "occurrence", "target", "start", "end")
+
+
+def _next_visits() -> QuerySet[Visit]:
+    """The open visits of the outer participant, the next one first."""
+    return (
+        Visit.objects.open()
+        .filter(participant=OuterRef("pk"))
+        .order_by("target_date", "definition__order", "occurrence")
+    )
+
+
+def next_visit_summary() -> Subquery:
+    """Annotation: the participant's next open visit as one JSON object (id, code, occurrence,
+    target, window start and end), read with one index look-up per row shown."""
+    summary = _next_visits().values(
+        summary=JSONObject(
+            pk="pk",
+            code="definition__code",
+            occurrence="occurrence",
+            target="target_date",
+            start="window_start",
+            end="window_end",
+        )
+    )
+    return Subquery(summary[:1], output_field=JSONField())
+
+
+def next_visit_sort_key(field: str) -> Subquery:
+    """Alias to sort by one of the next visit's dates (target_date, window_start, window_end)."""
+    return Subquery(_next_visits().values(field)[:1], output_field=DateField())
+
+
+def _pending_safety() -> QuerySet[Assessment]:
+    return Assessment.objects.pending().filter(visit__participant=OuterRef("pk"), is_safety=True)
+
+
+def _opened(site_today: str) -> Q:
+    # "Open": the visit's window has opened (in the site's time zone).
+    return Q(visit__window_start__lte=OuterRef(site_today))
+
+
+def _overdue(now: dt.datetime) -> Q:
+    # AssessmentQuerySet.overdue on rows already pending safety items.
+    return Q(due_at__lte=now)
+
+
+def safety_summary(now: dt.datetime, site_today: str = "site_today") -> Subquery:
+    """Annotation: {"open": n, "overdue": n} of the participant's pending safety items, one
+    subquery. `site_today`: the name of the annotation holding the site's date."""
+    counted = (
+        _pending_safety()
+        .order_by()
+        .values("visit__participant")
+        .annotate(
+            summary=JSONObject(
+                open=Count("pk", filter=_opened(site_today)),
+                overdue=Count("pk", filter=_overdue(now)),
+            )
+        )
+        .values("summary")
+    )
+    return Subquery(counted, output_field=JSONField())
+
+
+def safety_count_sort_key(now: dt.datetime, which: str, site_today: str = "site_today"):
+    """Alias to sort by the open or overdue safety items' count."""
+    wanted = _opened(site_today) if which == "open" else _overdue(now)
+    counted = (
+        _pending_safety()
+        .filter(wanted)
+        .order_by()
+        .values("visit__participant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def with_overdue_safety(participants: QuerySet, now: dt.datetime) -> QuerySet:
+    """The participants with at least one overdue safety item: ids from the overdue items."""
+    overdue = Assessment.objects.overdue(now).values("visit__participant_id")
+    return participants.filter(pk__in=overdue)
+
+
+def _date(text) -> dt.date | None:
+    if text is None or isinstance(text, dt.date):
+        return text
+    return dt.date.fromisoformat(str(text)[:10])
+
+
+def unpack_row(participant) -> None:
+    """Spread the JSON summaries over the attributes the tables read: next_visit_id,
+    next_visit_code, next_visit_occurrence, next_target, next_window_start, next_window_end,
+    open_safety, overdue_safety."""
+    nxt = getattr(participant, "next_visit", None) or {}
+    participant.next_visit_id = nxt.get("pk")
+    participant.next_visit_code = nxt.get("code")
+    participant.next_visit_occurrence = nxt.get("occurrence")
+    participant.next_target = _date(nxt.get("target"))
+    participant.next_window_start = _date(nxt.get("start"))
+    participant.next_window_end = _date(nxt.get("end"))
+    counts = getattr(participant, "safety", None) or {}
+    participant.open_safety = counts.get("open") or 0
+    participant.overdue_safety = counts.get("overdue") or 0
+
+
+class ParticipantRowIterable(ModelIterable):
+    """Participants as usual, with unpack_row applied to each (pages, .get() and .iterator())."""
+
+    def __iter__(self):
+        for participant in super().__iter__():
+            unpack_row(participant)
+            yield participant
+
+
+# --- The worklist's overdue safety items, one row per visit -----------------------------------
+
+
+@dataclass
+class OverdueVisit:
+    """A visit with overdue safety items: the items (in protocol order) and the earliest due."""
+
+    visit: Visit
+    items: list
+    first_due: dt.datetime
+
+
+def overdue_visit_ids(overdue: QuerySet[Assessment]) -> QuerySet:
+    """(visit_id, first_due, n) of the visits of `overdue`, the longest overdue first."""
+    return (
+        overdue.order_by()
+        .values("visit_id")
+        .annotate(first_due=Min("due_at"), n=Count("pk"))
+        .order_by("first_due", "visit_id")
+    )
+
+
+def overdue_by_visit(overdue: QuerySet[Assessment], grouped: list[dict]) -> list[OverdueVisit]:
+    """The visits of `grouped` (rows of overdue_visit_ids) with their overdue items: one query
+    for the items of those visits only."""
+    ids = [row["visit_id"] for row in grouped]
+    items: dict[int, list] = {pk: [] for pk in ids}
+    rows = (
+        overdue.filter(visit_id__in=ids)
+        .select_related("visit__participant__site", "visit__definition", "definition")
+        .order_by("definition__order", "pk")
+    )
+    visits = {}
+    for a in rows:
+        items[a.visit_id].append(a)
+        visits.setdefault(a.visit_id, a.visit)
+    return [
+        OverdueVisit(
+            visit=visits[row["visit_id"]], items=items[row["visit_id"]], first_due=row["first_due"]
+        )
+        for row in grouped
+        if row["visit_id"] in visits
+    ]
+
+
+__all__ = [
+    "OverdueVisit",
+    "ParticipantRowIterable",
+    "next_visit_summary",
+    "next_visit_sort_key",
+    "overdue_by_visit",
+    "overdue_visit_ids",
+    "safety_count_sort_key",
+    "safety_summary",
+    "unpack_row",
+    "with_overdue_safety",
+]
