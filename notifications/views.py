@@ -22,11 +22,24 @@ def _check_database() -> dict:
         return {"ok": False, "error": type(exc).__name__}
 
 
+# /healthz answers within 2 s whatever the broker does: the probe's connect, its read and kombu's
+# connection retries each give up after this long (a hung broker accepts and never answers).
+BROKER_PROBE_SECONDS = 1
+
+
 def _check_broker() -> dict:
     try:
         # The project's Celery app (sle001.celery), without this app importing the project.
-        with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+        probe = current_app.connection_for_write(
+            connect_timeout=BROKER_PROBE_SECONDS,
+            transport_options={
+                "socket_timeout": BROKER_PROBE_SECONDS,
+                "socket_connect_timeout": BROKER_PROBE_SECONDS,
+                "max_retries": 0,
+            },
+        )
+        with probe as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_PROBE_SECONDS)
         return {"ok": True, "transport": conn.transport_cls}
     except Exception as exc:  # kombu/redis raise several types; no URL (it may hold a password)
         return {"ok": False, "error": type(exc).__name__}

@@ -232,6 +232,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Broadcast/remote-control messages; without it kombu writes ./control in the cwd.
         "control_folder": str(_CELERY_FS_DIR / "control"),
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# A broker that accepts connections and never answers (a hung Redis) must not hang a request or a
+# job: every connect and every read on the broker's socket gives up after BROKER_TIMEOUT_SECONDS,
+# and kombu stops retrying a connection after as long (CELERY_BROKER_CONNECTION_TIMEOUT bounds its
+# retries in all). Above Redis' BRPOP wait (1 s), so an idle worker's reads never time out.
+BROKER_TIMEOUT_SECONDS = env_int("BROKER_TIMEOUT_SECONDS", 2, minimum=2)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+# Redis' options; the filesystem and memory transports ignore them.
+CELERY_BROKER_TRANSPORT_OPTIONS |= {
+    "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+}
+# After an enqueue failed, this process sends nothing to the broker for this long: the rows wait
+# in the outbox for deliver_outbox, and a request never pays the time-out twice in a row
+# (notifications/services/outbox.py).
+BROKER_BACKOFF_SECONDS = env_int("BROKER_BACKOFF_SECONDS", 30, minimum=0)
+# One attempt per publish, never a retry loop: a web request must not wait on the broker, and
+# nothing needs it (the outbox's rows wait for deliver_outbox; a beat tick missed runs next tick).
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again, not lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

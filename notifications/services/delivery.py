@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -139,20 +139,29 @@ def _revalidate(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
 
 
 def _deliver(row: OutboxEmail, token: uuid.UUID, email: tuple, now: dt.datetime) -> str:
+    """Send the row on a connection of its own and mark it sent as soon as the SMTP server has
+    accepted the message (its reply to DATA), before the session is closed (QUIT): a worker
+    killed in between sends it again (same Message-ID), so that window is kept to one UPDATE."""
     subject, text, html = email
+    connection = get_connection()
     message = EmailMultiAlternatives(
         subject,
         text,
         settings.DEFAULT_FROM_EMAIL,
         [row.to_email],
         headers={"Message-ID": message_id(row.pk), "X-SLE001-Outbox": row.dedup_key},
+        connection=connection,
     )
     message.attach_alternative(html, "text/html")
     try:
-        message.send()
+        # Opened here, so send_messages leaves it open: QUIT comes after the row is marked.
+        connection.open()
+        connection.send_messages([message])
     except Exception as exc:  # SMTP and socket errors of every kind: retried, and shown
+        _close_quietly(connection, row.pk)
         return _retry_or_fail(row, token, exc, now)
-    # The at-least-once window (package docstring) is between send() above and this UPDATE.
+    # The at-least-once window (package docstring): the server has the message, this UPDATE
+    # has not committed yet.
     _finish(
         row.pk,
         token,
@@ -163,7 +172,17 @@ def _deliver(row: OutboxEmail, token: uuid.UUID, email: tuple, now: dt.datetime)
         body_html=html,
         last_error="",
     )
+    _close_quietly(connection, row.pk)
     return "sent"
+
+
+def _close_quietly(connection, pk: int) -> None:
+    """QUIT and close. The message is accepted (or the send failed) already: a server that
+    drops the session at QUIT changes nothing about the row."""
+    try:
+        connection.close()
+    except Exception as exc:  # e.g. SMTPServerDisconnected at QUIT
+        log.warning("Outbox row %s: closing the SMTP session failed (%s).", pk, exc)
 
 
 def _finish(pk: int, token: uuid.UUID, **fields) -> bool:

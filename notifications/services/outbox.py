@@ -8,8 +8,10 @@ notifications.tasks: tasks import these services, and this package imports nothi
 
 import datetime as dt
 import logging
+import time
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,14 +24,34 @@ log = logging.getLogger(__name__)
 SEND_OUTBOX_EMAIL_TASK = "notifications.tasks.send_outbox_email"
 
 
+# Per process: the broker URL -> time.monotonic() until which nothing is sent to it (a time-out).
+_broker_resting_until: dict[str, float] = {}
+
+
 def enqueue_send(pk: int) -> None:
     """Ask a worker to send one row now. A broker outage loses nothing: the row stays pending in
-    the database and the every-minute deliver_outbox job sends it."""
+    the database and the every-minute deliver_outbox job sends it.
+
+    Called on commit in requests too (the admin's resend), so it must fail fast: one attempt,
+    never retried here (CELERY_TASK_PUBLISH_RETRY = False), bounded by the broker time-outs
+    (BROKER_TIMEOUT_SECONDS). After an attempt that timed out (a hung broker, not a refusal, which
+    costs nothing), this process leaves the broker alone for BROKER_BACKOFF_SECONDS, so a request
+    or a scan with many rows pays the time-out once, not once per row.
+    """
+    broker = current_app.conf.broker_url or ""
+    if time.monotonic() < _broker_resting_until.get(broker, 0.0):
+        log.warning(
+            "Outbox row %s not enqueued (broker timed out lately); deliver_outbox will send it.", pk
+        )
+        return
+    started = time.monotonic()
     try:
         # .delay() on the registered task, as before: honours CELERY_TASK_ALWAYS_EAGER and the
         # task's own options, which app.send_task would not.
         current_app.tasks[SEND_OUTBOX_EMAIL_TASK].delay(pk)
     except Exception as exc:  # kombu raises several types when the broker is unreachable
+        if time.monotonic() - started >= settings.BROKER_TIMEOUT_SECONDS / 2:
+            _broker_resting_until[broker] = time.monotonic() + settings.BROKER_BACKOFF_SECONDS
         log.warning("Outbox row %s not enqueued (%s); deliver_outbox will send it.", pk, exc)
 
 
