@@ -276,6 +276,13 @@ class Assessment(models.Model):
                 name="assess_overdue_scan_idx",
                 condition=Q(status="pending", is_safety=True, overdue_flagged_at__isnull=True),
             ),
+            # Serves the worklist's overdue safety items and the participants list's "overdue only":
+            # every safety item still pending, by due time (flagged or not).
+            models.Index(
+                fields=["due_at"],
+                name="assess_pending_safety_due_idx",
+                condition=Q(status="pending", is_safety=True),
+            ),
             # Serves the missed-safety alert scan: safety items recorded missed lately (the scan
             # reads missed_at on the row itself, never the audit history).
             models.Index(
