@@ -39,6 +39,14 @@ class AuditedAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         return obj
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django answers an id outside the (site-scoped) queryset with "does not exist" and a
+        # redirect to the admin index; another site's record must look like no record at all,
+        # the same 404 as the dashboard's (participants.access.get_visible_or_404).
+        if hasattr(self.model, "SITE_PATH"):
+            raise Http404("No such record.")
+        return super()._get_obj_does_not_exist_redirect(request, opts, object_id)
+
     def _check_visible(self, request, object_id) -> None:
         if not self.get_queryset(request).filter(pk=object_id).exists():
             raise Http404

@@ -15,3 +15,5 @@ urlpatterns = [
 # A PermissionDenied anywhere (dashboard or admin) gets the styled read-only page, which names
 # the site when participants.access raised it.
 handler403 = "dashboard.views.errors.forbidden"
+# Not found (another site's record included) in the same layout, with a way back.
+handler404 = "dashboard.views.errors.not_found"
