@@ -1,6 +1,16 @@
 from django.urls import path
 
-from dashboard.views import calendar, deviations, episodes, matrix, participants, recording, safety, worklist
+from dashboard.views import (
+    calendar,
+    deviations,
+    episodes,
+    matrix,
+    participants,
+    recording,
+    reports,
+    safety,
+    worklist,
+)
 
 app_name = "dashboard"
 
@@ -48,6 +58,12 @@ urlpatterns = [
     path("visits/<int:pk>/done/", recording.visit_done, name="visit_done"),
     path("visits/<int:pk>/missed/", recording.visit_missed, name="visit_missed"),
     path("assessments/<int:pk>/record/", recording.assessment_record, name="assessment_record"),
+    path("reports/enrollment/", reports.enrollment_report, name="enrollment_report"),
+    path(
+        "reports/enrollment/<slug:picture>.svg",
+        reports.enrollment_report_picture,
+        name="enrollment_report_picture",
+    ),
     path("calendar/", calendar.calendar, name="calendar"),
     path("calendar/feed/", calendar.feed_settings, name="feed_settings"),
     path("calendar/feed/<str:key>.ics", calendar.feed, name="feed"),

@@ -267,10 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     "scan-safety-events": {"task": "notifications.tasks.scan_safety_events", "schedule": 60.0},
     # Sends every due pending row, so nothing is lost when an enqueue failed (broker down).
     "deliver-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
-    # Daily; queues last month's report for the study managers once (dedup key per month).
+    # Hourly; queues last month's report for the study managers once (dedup key per month and
+    # manager), held until the 1st at 07:00 in STUDY_TIME_ZONE, when deliver-outbox sends it.
     "enrollment-report": {
         "task": "notifications.tasks.queue_enrollment_report",
-        "schedule": 86400.0,
+        "schedule": 3600.0,
     },
 }
 

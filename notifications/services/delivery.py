@@ -122,7 +122,8 @@ def _prepare(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, tuple | No
     problem, context = _revalidate(row, now)
     if problem:
         return problem, None
-    return None, render_email(TEMPLATE_OF_KIND[row.kind], context)
+    # Files the kind attaches (the enrollment report's inline pictures and CSV), else none.
+    return None, (*render_email(TEMPLATE_OF_KIND[row.kind], context), context.get("attachments"))
 
 
 def _revalidate(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
@@ -142,7 +143,7 @@ def _deliver(row: OutboxEmail, token: uuid.UUID, email: tuple, now: dt.datetime)
     """Send the row on a connection of its own and mark it sent as soon as the SMTP server has
     accepted the message (its reply to DATA), before the session is closed (QUIT): a worker
     killed in between sends it again (same Message-ID), so that window is kept to one UPDATE."""
-    subject, text, html = email
+    subject, text, html, attachments = email
     connection = get_connection()
     message = EmailMultiAlternatives(
         subject,
@@ -153,6 +154,11 @@ def _deliver(row: OutboxEmail, token: uuid.UUID, email: tuple, now: dt.datetime)
         connection=connection,
     )
     message.attach_alternative(html, "text/html")
+    if attachments:
+        # Pictures the HTML shows by cid: belong with it in multipart/related.
+        message.mixed_subtype = "related"
+        for part in attachments:
+            message.attach(part)
     try:
         # Opened here, so send_messages leaves it open: QUIT comes after the row is marked.
         connection.open()
