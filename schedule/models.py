@@ -213,6 +213,12 @@ class Visit(models.Model):
                 name="visit_open_window_end_idx",
                 condition=Q(status="scheduled"),
             ),
+            # Serves the calendar's done visits, shown on the day they happened.
+            models.Index(
+                fields=["actual_date"],
+                name="visit_done_actual_date_idx",
+                condition=Q(status="done"),
+            ),
         ]
 
     def __str__(self) -> str:
