@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('schedule', '0011_assessment_pending_safety_index'),
+        ("schedule", "0011_assessment_pending_safety_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(condition=models.Q(('status', 'done')), fields=['actual_date'], name='visit_done_actual_date_idx'),
+            model_name="visit",
+            index=models.Index(
+                condition=models.Q(("status", "done")),
+                fields=["actual_date"],
+                name="visit_done_actual_date_idx",
+            ),
         ),
     ]
