@@ -16,7 +16,7 @@ from dashboard.filters import ParticipantFilter
 from dashboard.forms import RegisterConsentForm
 from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
 from dashboard.tables.base import PAGE_SIZES, page_size, paginate
-from dashboard.views import episodes, safety
+from dashboard.views import deviations, episodes, safety
 from dashboard.views._common import EXPORT_FORMATS, export, stream_table
 from participants import access
 from safety import selectors as safety_selectors
@@ -92,7 +92,13 @@ def participant_detail(request, pk):
     history = HistoryTable(page.history)
     event_rows = safety_selectors.participant_events(request.user, page.participant)
     events = safety.participant_event_table(event_rows, writer)
-    downloads = {"timeline": timeline, "history": history, "adverse_events": events}
+    deviation_rows = deviations.participant_deviation_table(request.user, page.participant)
+    downloads = {
+        "timeline": timeline,
+        "history": history,
+        "adverse_events": events,
+        "deviations": deviation_rows,
+    }
     wanted = request.GET.get("_table", "timeline")
     wanted = wanted if wanted in downloads else "timeline"
     response = export(request, downloads[wanted], f"{page.participant.label}-{wanted}")
@@ -107,6 +113,8 @@ def participant_detail(request, pk):
             "timeline": timeline,
             "history": history,
             "events": events,
+            "deviations": deviation_rows,
+            "correctable_visits": deviations.correctable_visits(page.visits) if writer else [],
             "episodes": episodes.episodes_of(page.participant, event_rows, writer),
             "actions": status_actions(page.participant) if writer else [],
             "can_record": writer,
