@@ -227,9 +227,9 @@ def participant_page(user, pk: int) -> ParticipantPage:
     """One participant of the user's sites (404 otherwise), with the whole timeline."""
     participant = access.get_visible_or_404(
         user,
-        Participant.objects.select_related("site", "schedule__protocol").annotate(
-            infusion_count=infusion_count()
-        ),
+        Participant.objects.select_related(
+            "site", "schedule__protocol", "eligibility__prepared_by"
+        ).annotate(infusion_count=infusion_count()),
         pk=pk,
     )
     visits = list(

@@ -54,8 +54,9 @@ VISIT, STATUS_CHANGE, ENDING, AFTER_ENDING = range(4)
 class _Replay:
     """Replays one story through the services, in date order, stopping before today."""
 
-    def __init__(self, story: Story, site: Site, staff: dict, rescreen_of=None):
+    def __init__(self, story: Story, site: Site, staff: dict, password: str, rescreen_of=None):
         self.story = story
+        self.password = password  # the demo logins' one password: the investigator signs with it
         self.site = site
         self.today = site_today(site)
         self.c0 = self.today - dt.timedelta(days=story.days_since_consent)
@@ -185,6 +186,7 @@ class _Replay:
             # Signed off by the site's investigator, logged in as themselves.
             signed_off_by=self.investigator,
             by=self.investigator,
+            password=self.password,
         )
         self.participant.refresh_from_db()
 
@@ -237,13 +239,13 @@ class _Replay:
         )
 
 
-def demo_participants(sites: dict[str, Site], staff: dict) -> int:
+def demo_participants(sites: dict[str, Site], staff: dict, password: str) -> int:
     created = 0
     for story in STORIES:
-        participant = _Replay(story, sites[story.site], staff).run()
+        participant = _Replay(story, sites[story.site], staff, password).run()
         created += 1
         if story.rescreen_after is not None:
             rescreen = Story(story.site, story.days_since_consent - story.rescreen_after)
-            _Replay(rescreen, sites[story.site], staff, rescreen_of=participant).run()
+            _Replay(rescreen, sites[story.site], staff, password, rescreen_of=participant).run()
             created += 1
     return created

@@ -19,5 +19,5 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> DemoSummary:
     staff = demo_staff(sites, password)
     created = 0
     if not Participant.objects.filter(site__in=sites.values()).exists():
-        created = demo_participants(sites, staff)
+        created = demo_participants(sites, staff, password)
     return demo_summary(sites, staff, created)

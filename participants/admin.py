@@ -187,8 +187,16 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(Eligibility)
 class EligibilityAdmin(ReadOnlyAdmin):
-    list_display = ["participant", "criteria_version", "assessed_on", "signed_off_by"]
-    list_select_related = ["participant", "signed_off_by"]
+    list_display = [
+        "participant",
+        "criteria_version",
+        "assessed_on",
+        "prepared_by",
+        "signed_name",
+        "signed_meaning",
+        "signed_at",
+    ]
+    list_select_related = ["participant", "prepared_by"]
 
 
 @admin.register(Apheresis)

@@ -8,6 +8,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from participants import identifiers
+from participants.signatures import SignedRecord
 
 
 def validate_time_zone(value: str) -> None:
@@ -216,8 +217,10 @@ class Participant(models.Model):
         return self.first_infusion_at.astimezone(self.site.tz).date()
 
 
-class Eligibility(models.Model):
-    """The investigator's eligibility checklist for one screening, answered criterion by criterion."""
+class Eligibility(SignedRecord):
+    """The eligibility checklist of one screening, answered criterion by criterion: a draft
+    (prepared by a coordinator or the investigator) until the investigator signs it
+    (participants.signatures: printed name, time, meaning "eligibility confirmed")."""
 
     SITE_PATH = "participant__site"  # how participants.access reaches the site
 
@@ -227,10 +230,10 @@ class Eligibility(models.Model):
     criteria_version = models.CharField(max_length=10)
     answers = models.JSONField(help_text="Criterion code → true/false, see eligibility.py.")
     assessed_on = models.DateField()
-    signed_off_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
-    signed_off_at = models.DateTimeField()
+    prepared_at = models.DateTimeField(null=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -9,7 +9,8 @@ from participants.services.dates import site_today
 from safety.grading import LAB_UNITS
 from safety.services import labs
 from schedule.forms import ServiceForm, date_field, time_field
-from schedule.forms.base import at
+from schedule.forms.base import at, reason_for_change_field
+from schedule.models import AssessmentStatus
 
 # The tests as coordinators name them (the lab report's words, the code in brackets).
 LAB_LABELS = {
@@ -51,10 +52,12 @@ class LabValuesForm(ServiceForm):
                 label=f"{LAB_LABELS[code]}: unit",
                 choices=[(u, labs.UNIT_LABELS.get(u, u)) for u in LAB_UNITS[code]],
             )
-        # The values first, then when they were resulted.
+        if assessment.status == AssessmentStatus.DONE:
+            self.fields["reason"] = reason_for_change_field()
+        # The values first, then when they were resulted (and why they change).
         self.order_fields(
             [f"{code}_{part}" for code in self.codes for part in ("value", "unit")]
-            + ["completed_on", "completed_time"]
+            + ["completed_on", "completed_time", "reason"]
         )
 
     def dates_site(self):
@@ -87,5 +90,6 @@ class LabValuesForm(ServiceForm):
                     data["completed_on"], data["completed_time"], self.tz, "completed_time"
                 ),
                 by=self.user,
+                reason=data.get("reason", ""),
             )
         )

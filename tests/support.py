@@ -80,9 +80,12 @@ NORMAL_LABS = {
 BLOCKING_LABS = {"ANC": ("0.6", "10^9/L"), "IGG": ("300", "mg/dL")}
 
 
-def record_result(a, *, at: dt.datetime, by, abnormal: bool = False, result: str = ""):
+def record_result(
+    a, *, at: dt.datetime, by, abnormal: bool = False, result: str = "", reason: str = ""
+):
     """Record an assessment's result as a coordinator would: lab panels as values with units
-    (normal, or blocking when `abnormal`), anything else as a typed result."""
+    (normal, or blocking when `abnormal`), anything else as a typed result. `reason`: why a
+    recorded result changes (refused without one)."""
     if a.definition.lab_values:
         from safety.services import labs
 
@@ -90,9 +93,11 @@ def record_result(a, *, at: dt.datetime, by, abnormal: bool = False, result: str
             code: (BLOCKING_LABS if abnormal else NORMAL_LABS).get(code, NORMAL_LABS[code])
             for code in labs.LAB_PANELS[a.definition.code]
         }
-        return labs.lab_results_record(a, values=values, completed_at=at, by=by)
+        return labs.lab_results_record(a, values=values, completed_at=at, by=by, reason=reason)
     text = result or ("abnormal" if abnormal else "normal")
-    return services.assessment_record(a, result=text, is_abnormal=abnormal, completed_at=at, by=by)
+    return services.assessment_record(
+        a, result=text, is_abnormal=abnormal, completed_at=at, by=by, reason=reason
+    )
 
 
 def record_pre_dose(visit, at: dt.datetime, by, abnormal: str = ""):
@@ -101,7 +106,11 @@ def record_pre_dose(visit, at: dt.datetime, by, abnormal: str = ""):
     for a in visit.assessments.filter(
         definition__pre_dose=True, status__in=(AssessmentStatus.PENDING, AssessmentStatus.DONE)
     ):
-        record_result(a, at=at, by=by, abnormal=a.definition.code == abnormal)
+        # Recorded again: a changed result, with its reason (the time, perhaps the value).
+        again = (
+            "Repeated before the postponed infusion" if a.status == AssessmentStatus.DONE else ""
+        )
+        record_result(a, at=at, by=by, abnormal=a.definition.code == abnormal, reason=again)
 
 
 def use_celery_broker(url: str) -> str:
@@ -203,6 +212,7 @@ def enrolled(site, coordinator, investigator, consent_on: dt.date, *, d0: dt.dat
         assessed_on=consent_on + days(1),
         signed_off_by=investigator,
         by=investigator,
+        password=PASSWORD,
     )
     if d0:
         services.first_infusion_plan(p, planned_on=d0, by=coordinator)
@@ -300,6 +310,7 @@ class Journey:
                 assessed_on=day,
                 signed_off_by=signer,
                 by=signer,
+                password=PASSWORD,
             )
         return self.refresh()
 

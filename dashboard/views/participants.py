@@ -18,7 +18,8 @@ from dashboard.tables import HistoryTable, ParticipantTable, TimelineTable
 from dashboard.tables.base import PAGE_SIZES, page_size, paginate
 from dashboard.views import deviations, episodes, safety
 from dashboard.views._common import EXPORT_FORMATS, export, stream_table
-from participants import access
+from participants import access, eligibility, signatures
+from participants.models import Eligibility
 from safety import selectors as safety_selectors
 from schedule.forms import ACTIONS, actions_available
 
@@ -119,8 +120,28 @@ def participant_detail(request, pk):
             "actions": status_actions(page.participant) if writer else [],
             "can_record": writer,
             "d0_label": selectors.study_day(page.d0, page.d0) if page.d0 else "",
+            "eligibility": eligibility_shown(page.participant),
         },
     )
+
+
+def eligibility_shown(participant) -> dict | None:
+    """The eligibility checklist for the page: its signature (name, meaning, site time and UTC),
+    or the draft waiting for the investigator's. Read with the participant (select_related)."""
+    try:
+        checklist = participant.eligibility
+    except Eligibility.DoesNotExist:
+        return None
+    criteria = eligibility.criteria(checklist.criteria_version)
+    return {
+        "checklist": checklist,
+        "signature": signatures.signature_shown(checklist, participant.site.tz),
+        "answered": sum(1 for c in criteria if c.code in checklist.answers),
+        "criteria": len(criteria),
+        "prepared_at": checklist.prepared_at.astimezone(participant.site.tz)
+        if checklist.prepared_at
+        else None,
+    }
 
 
 @login_required
@@ -154,12 +175,15 @@ def participant_action(request, pk, action):
         )
         return redirect("dashboard:participant", pk=pk)
     form = form_class(request.POST or None, participant=participant, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and signatures.may_sign(request, form):
         warnings = form.perform()
+        # A wrong signature password counts like a failed log-in (after the service rolled back).
+        signatures.record_refusal(request, form)
         if warnings is not None:
             for warning in warnings:
                 messages.warning(request, warning)
-            messages.success(request, f"{participant.label}: {form_class.title.lower()} recorded.")
+            done = getattr(form, "success_message", "") or f"{form_class.title.lower()} recorded"
+            messages.success(request, f"{participant.label}: {done}.")
             return redirect("dashboard:participant", pk=pk)
     return render(
         request,
@@ -168,6 +192,6 @@ def participant_action(request, pk, action):
             "form": form,
             "p": participant,
             "title": form_class.title,
-            "explanation": form_class.explanation,
+            "explanation": form.explanation,
         },
     )

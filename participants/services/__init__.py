@@ -11,7 +11,9 @@ commands call those, never these directly.
     dates.py       site_today and the date rules (59-day consent rule, not in the future)
     status.py      lock, check the transition table, write the history row
     consent.py     register a consent (→ SCREENING), screening numbers, re-screens
-    enrollment.py  screen failure, enrollment sign-off, leukapheresis, manufacturing failure
+    enrollment.py  screen failure, enrollment (the signed checklist), leukapheresis, manufacturing
+                   failure
+    eligibility.py the eligibility checklist: a kept draft, and the investigator's signature on it
     treatment.py   start and end of treatment, completion
     leaving.py     withdrawal, lost to follow-up and reinstatement, death
 """

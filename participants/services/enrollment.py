@@ -6,20 +6,20 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from participants import eligibility
 from participants.identifiers import check_identifier, product_id_validator
 from participants.models import (
     Apheresis,
-    Eligibility,
     Participant,
     Site,
     StaffRole,
 )
 from participants.services.consent import next_number
 from participants.services.dates import check_clinical_date
+from participants.services.eligibility import checked_answers, eligibility_sign
 from participants.services.status import apply_transition, check_allowed, locked
+from participants.signatures import SignatureMeaning, signature_take
 
 
 @transaction.atomic
@@ -63,14 +63,21 @@ def status_enroll(
     assessed_on: dt.date,
     signed_off_by,
     by,
+    password: str,
     criteria_version: str = eligibility.CURRENT_CRITERIA_VERSION,
+    now: dt.datetime | None = None,
 ) -> Participant:
-    """The investigator signs off eligibility: → ENROLLED, a study id is assigned."""
+    """The investigator signs the eligibility checklist with their password (a signature,
+    participants.signatures: "eligibility confirmed"): → ENROLLED, a study id is assigned.
+    A wrong password is refused under "password" and nothing is saved."""
     participant = locked(participant)
     check_allowed(participant, "enroll")
     check_clinical_date(participant, assessed_on, "assessed_on")
-    if criteria_version not in eligibility.CRITERIA_VERSIONS:
-        raise ValidationError({"criteria_version": f"Unknown criteria version {criteria_version}."})
+    answers = checked_answers(answers, criteria_version)
+    _check_signer(participant, signed_off_by, by)
+    signature = signature_take(
+        signed_off_by, password, SignatureMeaning.ELIGIBILITY_CONFIRMED, now=now
+    )
     missing = eligibility.unanswered(answers, criteria_version)
     if missing:
         raise ValidationError(
@@ -88,9 +95,35 @@ def status_enroll(
             )
             + ". Record a screen failure instead."
         )
+    eligibility_sign(
+        participant,
+        values={
+            "criteria_version": criteria_version,
+            "answers": answers,
+            "assessed_on": assessed_on,
+        },
+        signature=signature,
+    )
+    site = Site.objects.select_for_update().get(pk=participant.site_id)
+    participant.study_id = next_number(site, "study_id", f"{site.code}-")
+    participant.enrolled_on = assessed_on
+    return apply_transition(
+        participant,
+        "enroll",
+        effective_on=assessed_on,
+        by=by,
+        details={
+            "criteria_version": criteria_version,
+            "signed_off_by": signed_off_by.get_username(),
+            "study_id": participant.study_id,
+        },
+    )
+
+
+def _check_signer(participant: Participant, signed_off_by, by) -> None:
     if signed_off_by != by:
-        # An electronic sign-off is the investigator's own act (21 CFR 11): it cannot be entered
-        # on their behalf by whoever is logged in.
+        # An electronic signature is the investigator's own act (21 CFR 11): it cannot be
+        # entered on their behalf by whoever is logged in.
         raise ValidationError(
             {
                 "signed_off_by": f"Eligibility is signed off by the investigator in person: "
@@ -110,30 +143,6 @@ def status_enroll(
                 f"{participant.site.code}; {signed_off_by.get_username()} is not one."
             }
         )
-    Eligibility.objects.update_or_create(
-        participant=participant,
-        defaults={
-            "criteria_version": criteria_version,
-            "answers": answers,
-            "assessed_on": assessed_on,
-            "signed_off_by": signed_off_by,
-            "signed_off_at": timezone.now(),
-        },
-    )
-    site = Site.objects.select_for_update().get(pk=participant.site_id)
-    participant.study_id = next_number(site, "study_id", f"{site.code}-")
-    participant.enrolled_on = assessed_on
-    return apply_transition(
-        participant,
-        "enroll",
-        effective_on=assessed_on,
-        by=by,
-        details={
-            "criteria_version": criteria_version,
-            "signed_off_by": signed_off_by.get_username(),
-            "study_id": participant.study_id,
-        },
-    )
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from participants import access
+from participants.audit import reason_for_change
 from safety.grading import LAB_NAMES, LLN, GradingError, LabGrade, lab_grade
 from safety.models import LabResult
 from schedule.models import Assessment
@@ -157,31 +158,37 @@ def _alerted_at(old: LabResult | None, new: LabGrade) -> dt.datetime | None:
     return old.alerted_at
 
 
-def _store(assessment: Assessment, graded: dict, by) -> None:
-    old = {r.code: r for r in LabResult.objects.select_for_update().filter(assessment=assessment)}
+def _changed_codes(old: dict[str, LabResult], graded: dict) -> list[str]:
+    """The tests whose entered value or unit differs from what is stored (all of them at first)."""
+    return [
+        code
+        for code, (_, entered, entered_unit) in graded.items()
+        if code not in old
+        or old[code].entered_value != entered
+        or old[code].entered_unit != entered_unit
+    ]
+
+
+def _store(assessment: Assessment, graded: dict, old: dict, changed: list[str], by, reason):
+    """Save the tests in `changed` only: an unchanged value writes no history row."""
     now = timezone.now()
-    for code, (lab, entered, entered_unit) in graded.items():
-        LabResult.objects.update_or_create(
-            assessment=assessment,
-            code=code,
-            defaults={
-                "entered_value": entered,
-                "entered_unit": entered_unit,
-                "value": lab.value,
-                "unit": lab.unit,
-                "grade": lab.grade,
-                "reasons": list(lab.reasons),
-                "alert": lab.alert,
-                "alerted_at": _alerted_at(old.get(code), lab),
-                "recorded_by": by,
-                "recorded_at": now,
-            },
-        )
+    for code in changed:
+        lab, entered, entered_unit = graded[code]
+        alerted_at = _alerted_at(old.get(code), lab)  # read before the row takes the new values
+        row = old.get(code) or LabResult(assessment=assessment, code=code)
+        row.entered_value, row.entered_unit = entered, entered_unit
+        row.value, row.unit, row.grade = lab.value, lab.unit, lab.grade
+        row.reasons, row.alert = list(lab.reasons), lab.alert
+        row.alerted_at = alerted_at
+        row.recorded_by, row.recorded_at = by, now
+        if reason:
+            row._change_reason = reason
+        row.save()
 
 
 @transaction.atomic
 def lab_results_record(
-    assessment: Assessment, *, values: dict, completed_at: dt.datetime, by
+    assessment: Assessment, *, values: dict, completed_at: dt.datetime, by, reason: str = ""
 ) -> Assessment:
     """Record a lab panel's values, `values = {"ANC": (1.2, "10^9/L"), ...}`, every test of the
     panel given, each in either of its units (safety.grading.LAB_UNITS).
@@ -189,7 +196,9 @@ def lab_results_record(
     Stores one LabResult per test (replacing an earlier entry; simple-history keeps it) and records
     the assessment with a summary of the values and is_abnormal computed by `blocks_infusion`.
     Refusals: ValidationError keyed "<CODE>_value" / "<CODE>_unit" (all at once), or the
-    assessment's own refusals (completed_at, status); nothing is saved.
+    assessment's own refusals (completed_at, status); nothing is saved. Changing values already
+    recorded needs `reason` (kept in the history of each changed row); entering the same values
+    again changes nothing and writes no history row.
     """
     access.require_recorder(by, assessment.visit.participant.site)
     # Locked first: two re-entries at once would each read the other's old values (alerted_at).
@@ -206,14 +215,21 @@ def lab_results_record(
         )
     graded = _grade_panel(panel, values)
     labs = [lab for lab, _, _ in graded.values()]
+    old = {r.code: r for r in LabResult.objects.select_for_update().filter(assessment=assessment)}
+    changed = _changed_codes(old, graded)
+    if old and changed:
+        # A value or unit entered again differently (the summary may read the same, in canonical
+        # units): a change of recorded values.
+        reason = reason_for_change(reason, "recorded lab values")
     recorded = assessment_record_computed(
         assessment,
         result=result_summary(labs),
         is_abnormal=any(blocks_infusion(lab) for lab in labs),
         completed_at=completed_at,
         by=by,
+        reason=reason,
     )
-    _store(recorded, graded, by)
+    _store(recorded, graded, old, changed, by, reason if old else "")
     return recorded
 
 

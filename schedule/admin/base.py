@@ -4,13 +4,16 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from participants import signatures
 from schedule import forms as schedule_forms
 
 
 def render_service_form(request, model_admin, *, obj, form, back_url):
     """Show a service form (schedule/forms/) in the admin; on success go back to `back_url`."""
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and signatures.may_sign(request, form):
         result = form.perform()
+        # A wrong signature password counts like a failed log-in (after the service rolled back).
+        signatures.record_refusal(request, form)
         if result is not None:
             messages.success(request, f"{form_title(form)}: saved.")
             for warning in result if isinstance(result, list) else []:

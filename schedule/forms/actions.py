@@ -3,12 +3,14 @@
 from django import forms
 
 from participants import eligibility
-from participants.models import Participant, Status
+from participants.models import Eligibility, Participant, Status
 from participants.selectors import investigators_of
 from participants.services.dates import site_today
+from participants.signatures import PASSWORD_FIELD, SignatureFormPart, SignatureMeaning
 from participants.transitions import is_allowed
 from schedule import services
 from schedule.forms.base import YES_NO, ServiceForm, date_field, text_area
+from schedule.services.lifecycle import eligibility_draft
 
 
 class ActionForm(ServiceForm):
@@ -62,16 +64,29 @@ class PlanInfusionForm(ActionForm):
         )
 
 
-class EnrollForm(ActionForm):
+class EnrollForm(SignatureFormPart, ActionForm):
+    """The eligibility checklist. The site's investigator completes it and signs it with their
+    password (participants.signatures: "eligibility confirmed"); anyone else recording at the
+    site keeps it as a draft for the investigator, prefilled when they open it."""
+
     title = "Enroll (eligibility sign-off)"
     explanation = (
-        "The investigator signs off in person, logged in as themselves: every criterion "
-        "answered; a study id is assigned."
+        "The investigator signs in person, logged in as themselves, with their password: every "
+        "criterion answered; a study id is assigned."
     )
+    draft_explanation = (
+        "Prepare the checklist: it is kept as a draft until an investigator of the site signs "
+        "it with their password. Criteria may be left for the investigator to answer."
+    )
+    signature_meaning = SignatureMeaning.ELIGIBILITY_CONFIRMED
     assessed_on = date_field("Eligibility assessed on")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.signs = investigators_of(self.participant.site).filter(pk=self.user.pk).exists()
+        draft = Eligibility.objects.filter(participant=self.participant).first()
+        if draft is not None:
+            self.initial["assessed_on"] = draft.assessed_on
         for c in eligibility.criteria():
             choices = (
                 [("yes", "Met"), ("no", "Not met")]
@@ -82,30 +97,44 @@ class EnrollForm(ActionForm):
                 label=f"{c.code}: {c.text}",
                 choices=choices,
                 widget=forms.RadioSelect,
+                required=self.signs,
                 error_messages={"required": "Answer this criterion."},
             )
-
-    def clean(self):
-        cleaned = super().clean()
-        if not investigators_of(self.participant.site).filter(pk=self.user.pk).exists():
-            raise forms.ValidationError(
-                f"Only an investigator of {self.participant.site.code} signs off eligibility: "
-                f"ask the investigator to log in and enroll {self.participant.label}."
-            )
-        return cleaned
+            if draft is not None and c.code in draft.answers:
+                self.initial[f"crit_{c.code}"] = "yes" if draft.answers[c.code] else "no"
+        if self.signs:
+            self.submit_label = "Sign and enroll"
+            self.success_message = "eligibility signed (eligibility confirmed); enrolled"
+        else:
+            del self.fields[PASSWORD_FIELD]
+            self.explanation = self.draft_explanation
+            self.submit_label = "Save the draft for the investigator"
+            self.success_message = "eligibility checklist kept as a draft for the investigator"
+        self.order_fields(
+            [f"crit_{c.code}" for c in eligibility.criteria()] + ["assessed_on", PASSWORD_FIELD]
+        )
 
     @classmethod
     def available(cls, participant):
         return is_allowed("enroll", participant.status)
 
     def call(self, data):
-        answers = {c.code: data[f"crit_{c.code}"] == "yes" for c in eligibility.criteria()}
+        answers = {
+            c.code: data[f"crit_{c.code}"] == "yes" if data.get(f"crit_{c.code}") else None
+            for c in eligibility.criteria()
+        }
+        if not self.signs:
+            eligibility_draft(
+                self.participant, answers=answers, assessed_on=data["assessed_on"], by=self.user
+            )
+            return
         services.participant_enroll(
             self.participant,
             answers=answers,
             assessed_on=data["assessed_on"],
             signed_off_by=self.user,
             by=self.user,
+            password=data[PASSWORD_FIELD],
         )
 
 

@@ -4,7 +4,8 @@ from django import forms
 
 from participants.services.dates import site_today
 from schedule import services
-from schedule.forms.base import ServiceForm, at, date_field, time_field
+from schedule.forms.base import ServiceForm, at, date_field, reason_for_change_field, time_field
+from schedule.models import AssessmentStatus
 
 
 class AssessmentForm(ServiceForm):
@@ -35,6 +36,8 @@ class AssessmentForm(ServiceForm):
         self.fields["result"].error_messages["required"] = (
             "Enter the result (a value, or “normal”)."
         )
+        if assessment.status == AssessmentStatus.DONE:
+            self.fields["reason"] = reason_for_change_field()
 
     def dates_site(self):
         return self.assessment.visit.participant.site
@@ -50,5 +53,6 @@ class AssessmentForm(ServiceForm):
                     data["completed_on"], data["completed_time"], self.tz, "completed_time"
                 ),
                 by=self.user,
+                reason=data.get("reason", ""),
             )
         )

@@ -10,6 +10,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 
+from participants.audit import AUDIT_REASON_MAX
 from participants.services.dates import PlausibleDate, validate_plausible_date
 from schedule.windows import local_time_problem
 
@@ -44,6 +45,18 @@ def time_field(label, **kwargs):
 def text_area(label, **kwargs):
     kwargs.setdefault("max_length", TEXT_MAX)
     return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), **kwargs)
+
+
+def reason_for_change_field():
+    """The reason asked when recorded data changes (participants.audit.reason_for_change): short
+    enough to be kept whole in the history row."""
+    return forms.CharField(
+        label="Reason for the change",
+        max_length=AUDIT_REASON_MAX,
+        required=False,
+        help_text=f"Needed when a recorded value changes; kept in the history "
+        f"(at most {AUDIT_REASON_MAX} characters).",
+    )
 
 
 def add_service_error(form: forms.Form, error: ValidationError, aliases: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from participants import access
 from participants.eligibility import CURRENT_CRITERIA_VERSION
 from participants.models import Participant, Site, Status
 from participants.services import consent, enrollment, leaving
+from participants.services import eligibility as eligibility_services
 from schedule.models import (
     Anchor,
     Assessment,
@@ -112,9 +113,12 @@ def participant_enroll(
     assessed_on: dt.date,
     signed_off_by,
     by,
+    password: str,
     criteria_version: str = CURRENT_CRITERIA_VERSION,
+    now: dt.datetime | None = None,
 ) -> Participant:
-    """The investigator signs off eligibility (in person): → ENROLLED. No visit moves."""
+    """The investigator signs the eligibility checklist with their password (in person):
+    → ENROLLED. No visit moves."""
     access.require_recorder(by, participant.site)
     return enrollment.status_enroll(
         participant,
@@ -122,7 +126,26 @@ def participant_enroll(
         assessed_on=assessed_on,
         signed_off_by=signed_off_by,
         by=by,
+        password=password,
         criteria_version=criteria_version,
+        now=now,
+    )
+
+
+@transaction.atomic
+def eligibility_draft(
+    participant: Participant,
+    *,
+    answers: dict[str, bool | None],
+    assessed_on: dt.date,
+    by,
+    now: dt.datetime | None = None,
+):
+    """A coordinator (or the investigator) keeps the checklist as a draft for the investigator's
+    signature; nothing is signed and the status does not change."""
+    access.require_recorder(by, participant.site)
+    return eligibility_services.eligibility_draft_save(
+        participant, answers=answers, assessed_on=assessed_on, by=by, now=now
     )
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from participants.models import Status
 from schedule.models import AssessmentStatus, VisitStatus
-from tests.support import TODAY, all_met, complete_visit, consent, enrolled, frozen, visit
+from tests.support import PASSWORD, TODAY, all_met, complete_visit, consent, enrolled, frozen, visit
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
             },
         )
         assert (
-            field_error(bad.content.decode(), "completed_on") == "The result time is in the future."
+            field_error(bad.content.decode(), "completed_time") == "The result time is in the future."
         )
         cbc.refresh_from_db()
         assert cbc.status == AssessmentStatus.PENDING
@@ -192,29 +192,29 @@ def test_enroll_requires_investigator_and_all_answers(
         p = consent(site, coordinator, dt.date(2026, 3, 2))
         url = reverse("dashboard:participant_action", args=[p.pk, "enroll"])
         answers = {f"crit_{c}": "yes" if v else "no" for c, v in all_met().items()}
+        signed = {**answers, "password": PASSWORD}
+        # A coordinator's checklist is kept as a draft for the investigator, never signed.
         by_coordinator = logged_in.post(url, {**answers, "assessed_on": "2026-03-09"})
-        assert "Only an investigator of S01 signs off eligibility" in (
-            by_coordinator.content.decode()
-        )
+        assert by_coordinator.status_code == 302
         p.refresh_from_db()
-        assert p.status == Status.SCREENING
+        assert p.status == Status.SCREENING and p.eligibility.signed_at is None
 
         client.force_login(investigator)
-        missing = dict(answers)
+        missing = dict(signed)
         missing.pop("crit_IN_AGE")
         bad = client.post(url, {**missing, "assessed_on": "2026-03-09"})
         assert field_error(bad.content.decode(), "crit_IN_AGE") == "Answer this criterion."
         not_eligible = client.post(
-            url, {**answers, "crit_EX_PREG": "yes", "assessed_on": "2026-03-09"}
+            url, {**signed, "crit_EX_PREG": "yes", "assessed_on": "2026-03-09"}
         )
         assert "Not eligible, enrollment refused: EX_PREG applies" in not_eligible.content.decode()
         p.refresh_from_db()
         assert p.status == Status.SCREENING and p.study_id is None
-        ok = client.post(url, {**answers, "assessed_on": "2026-03-09"})
+        ok = client.post(url, {**signed, "assessed_on": "2026-03-09"})
     assert ok.status_code == 302
     p.refresh_from_db()
     assert p.status == Status.ENROLLED and p.study_id == "S01-001"
-    assert p.eligibility.signed_off_by == investigator
+    assert p.eligibility.signed_by == investigator
 
 
 def test_plan_infusion_beyond_59_days_is_refused_next_to_the_date(

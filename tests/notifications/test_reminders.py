@@ -12,7 +12,7 @@ from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
 from participants.models import ReminderMode, StaffRole
 from schedule import services as schedule_services
 from schedule.models import Visit
-from tests.support import UTC, all_met, consent, local, make_user
+from tests.support import PASSWORD, UTC, all_met, consent, local, make_user
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
 
@@ -196,6 +196,7 @@ def test_reanchored_visit_gets_a_new_reminder_and_the_stale_one_is_cancelled(
             assessed_on=dt.date(2026, 1, 12),
             signed_off_by=investigator,
             by=investigator,
+            password=PASSWORD,
         )
         schedule_services.first_infusion_plan(
             participant, planned_on=dt.date(2026, 2, 20), by=coordinator

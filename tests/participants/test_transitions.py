@@ -15,7 +15,7 @@ from participants.models import PHASE_OF_STATUS, Status, StatusChange
 from participants.services import enrollment, leaving, treatment
 from participants.transitions import TRANSITIONS, allowed_transitions, is_allowed
 from schedule import services
-from tests.support import REPO_ROOT, all_met, consent, local
+from tests.support import PASSWORD, REPO_ROOT, all_met, consent, local
 
 NOW = dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC)
 TZ = "America/New_York"
@@ -33,7 +33,9 @@ def screen_fail(p, by, inv, on=dt.date(2026, 1, 20)):
 
 
 def enroll(p, by, inv, on=dt.date(2026, 1, 12)):
-    return enrollment.status_enroll(p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=inv)
+    return enrollment.status_enroll(
+        p, answers=all_met(), assessed_on=on, signed_off_by=inv, by=inv, password=PASSWORD
+    )
 
 
 def apheresis(p, by, inv, on=dt.date(2026, 2, 12)):

@@ -50,13 +50,15 @@ def cbc(journey):
     return screening(journey, "CBC")
 
 
-def record(journey, assessment, values, *, by=None, hour=15):
+def record(journey, assessment, values, *, by=None, hour=15, reason="Lab report corrected"):
+    """Enter the values (the reason is asked, and kept, only when recorded values change)."""
     with journey.on(CONSENT_ON):
         return lab_results_record(
             assessment,
             values=values,
             completed_at=journey.at(CONSENT_ON, hour),
             by=by or journey.by,
+            reason=reason,
         )
 
 
@@ -315,6 +317,7 @@ def test_the_pre_dose_gate_refuses_an_infusion_at_anc_0_8_and_allows_it_at_anc_1
                 values=cbc_with(ANC=(anc, "10^9/L")),
                 completed_at=pre_dose_at,
                 by=coordinator,
+                reason="Repeated before the infusion",
             )
 
     def give_inf1():
@@ -372,7 +375,7 @@ def test_the_form_shows_a_unit_error_under_that_unit_field(journey, cbc):
 # fmt: off
 @pytest.mark.parametrize(("data", "field", "words"), [
     (form_data(cbc_with(PLT=("180000", "10^9/L"))), "PLT_value", "choose /mm3 as the unit"),
-    (form_data(NORMAL_CBC, time="23:00"), "completed_on", "in the future"),
+    (form_data(NORMAL_CBC, time="23:00"), "completed_time", "in the future"),
 ], ids=["a count 1000x too large", "a result time in the future"])
 # fmt: on
 def test_the_form_shows_the_services_refusal_under_its_field(journey, cbc, data, field, words):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from participants.models import Participant, StaffRole, Status, StatusChange
 from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
-from tests.support import UTC, all_met, consent, make_user
+from tests.support import PASSWORD, UTC, all_met, consent, make_user
 
 TODAY = dt.datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -96,7 +96,7 @@ def test_bad_consent_input_gets_a_message_and_saves_nothing(
 
 
 def enroll_post(investigator, **answers):
-    data = {"assessed_on": "2026-03-09", "signed_off_by": investigator.pk}
+    data = {"assessed_on": "2026-03-09", "signed_off_by": investigator.pk, "password": PASSWORD}
     for code, met in all_met().items():
         data[f"crit_{code}"] = "yes" if met else "no"
     data.update(answers)
@@ -140,13 +140,17 @@ def test_enrollment_through_the_admin_assigns_a_study_id(
 
 
 def test_a_coordinator_cannot_sign_off_eligibility_for_the_investigator(
-    coordinator_client, participant, investigator
+    coordinator_client, participant, investigator, coordinator
 ):
     url = reverse("admin:participants_participant_action", args=[participant.pk, "enroll"])
+    # The coordinator's form has no signature: their checklist is kept as a draft, unsigned.
+    assert "password" not in coordinator_client.get(url).context["form"].fields
     response = coordinator_client.post(url, enroll_post(investigator))
-    assert "Only an investigator of S01 signs off eligibility" in response.content.decode()
+    assert response.status_code == 302
     participant.refresh_from_db()
     assert participant.status == Status.SCREENING
+    checklist = participant.eligibility
+    assert checklist.signed_at is None and checklist.prepared_by == coordinator
 
 
 def test_planning_the_first_infusion_before_consent_is_refused(
@@ -160,6 +164,7 @@ def test_planning_the_first_infusion_before_consent_is_refused(
         assessed_on=dt.date(2026, 3, 9),
         signed_off_by=investigator,
         by=investigator,
+        password=PASSWORD,
     )
     url = reverse("admin:participants_participant_action", args=[participant.pk, "plan-infusion"])
     response = coordinator_client.post(url, {"planned_on": "2026-03-01", "reason": ""})
@@ -290,6 +295,7 @@ def test_history_versions_cannot_be_posted_back(coordinator_client, participant,
         assessed_on=dt.date(2026, 3, 9),
         signed_off_by=investigator,
         by=investigator,
+        password=PASSWORD,
     )
     base = reverse("admin:participants_participant_change", args=[participant.pk])
     url = base.replace("/change/", f"/history/{first_version.history_id}/")

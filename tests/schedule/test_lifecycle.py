@@ -21,6 +21,7 @@ from tests.support import (
     CONSENT_ON,
     D0,
     ENROLL_ON,
+    PASSWORD,
     Journey,
     all_met,
     days,
@@ -244,7 +245,7 @@ def test_eligibility_must_be_signed_off_by_an_investigator(journey, coordinator,
     assert journey.status() == Status.SCREENING
     journey.enroll(signed_off_by=investigator)
     eligibility = Eligibility.objects.get(participant=journey.p)
-    assert (eligibility.signed_off_by, eligibility.criteria_version) == (investigator, "1")
+    assert (eligibility.signed_by, eligibility.criteria_version) == (investigator, "1")
     assert journey.p.status == Status.ENROLLED
 
 
@@ -258,6 +259,7 @@ def test_eligibility_cannot_be_signed_off_on_the_investigators_behalf(
             assessed_on=dt.date(2026, 1, 12),
             signed_off_by=investigator,
             by=coordinator,
+            password=PASSWORD,
         )
     assert "signed off by the investigator in person" in str(refused.value)
     assert journey.status() == Status.SCREENING
@@ -455,7 +457,10 @@ def test_pre_dose_results_exactly_72_hours_old_still_count(journey):
         for a in journey.visit("INF1").assessments.filter(
             definition__code__in=["VS_PRE", "INFECT"]
         ):
-            record_result(a, at=started - dt.timedelta(minutes=30), by=journey.by)
+            # Recorded 72 h early with the rest just above: taken again on the day, with the reason.
+            record_result(
+                a, at=started - dt.timedelta(minutes=30), by=journey.by, reason="Taken on the day"
+            )
     _give_inf1(journey, started)
     assert journey.status() == Status.IN_TREATMENT
 
