@@ -94,14 +94,14 @@ def accrual_figure(report: dict) -> Figure:
     for scope in report["sites"]:
         by_month = {p["month"]: p["enrolled_to_date"] for p in scope["accrual"]}
         axes.plot(
-            months,
+            x,
             [by_month.get(m, 0) for m in months],
             marker="o",
             linewidth=1.2,
             label=scope["site"],
         )
     axes.plot(
-        months,
+        x,
         [p["enrolled_to_date"] for p in total["accrual"]],
         marker="s",
         linewidth=2.4,
@@ -130,7 +130,13 @@ def render(figure: Figure, fmt: str) -> bytes:
     out = io.BytesIO()
     # SVG text stays text (not outlines): smaller, selectable, and read by screen readers.
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "sle001"}):
-        figure.savefig(out, format=fmt, dpi=110 if fmt == "png" else None)
+        figure.savefig(
+            out,
+            format=fmt,
+            dpi=110 if fmt == "png" else None,
+            bbox_inches="tight",  # no empty margin around the flow's boxes
+            pad_inches=0.15,
+        )
     return out.getvalue()
 
 
