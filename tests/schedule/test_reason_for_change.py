@@ -1,6 +1,6 @@
 """Reason for change (participants.audit.reason_for_change): changing recorded data (a result, lab
-values, the planned first infusion that dates the visits) asks for the reason and keeps it in the
-history; a save that changes nothing writes no history row."""
+values, a visit's date, the planned first infusion that dates the visits) asks for the reason and
+keeps it in the history; a save that changes nothing writes no history row."""
 
 import datetime as dt
 
@@ -11,6 +11,7 @@ from django.urls import reverse
 from safety.models import LabResult
 from safety.services import labs
 from schedule import services
+from schedule.services.deviations_corrections import visit_date_correct
 from tests.support import D0, ENROLL_ON, NORMAL_LABS, Journey, record_result
 
 DAY = dt.date(2026, 1, 6)
@@ -189,3 +190,37 @@ def test_moving_the_first_infusion_without_a_reason_is_refused(journey):
     assert list(refused.value.message_dict) == ["reason"]
     journey.plan(D0 + dt.timedelta(days=3), reason="Product release delayed")
     assert "Product release delayed" in journey.visit("INF1").history.first().history_change_reason
+
+
+# --- a visit's date (schedule.services.deviations_corrections) ------------------------------
+
+
+def correct_scr(journey, day, reason=""):
+    with journey.on(DAY + dt.timedelta(days=3)):
+        return visit_date_correct(
+            journey.visit("SCR"), actual_date=day, reason=reason, by=journey.by
+        )
+
+
+def test_a_changed_visit_date_without_a_reason_is_refused_and_nothing_is_saved(journey):
+    scr = journey.visit("SCR")
+    rows = scr.history.count()
+    with pytest.raises(ValidationError) as refused:
+        correct_scr(journey, DAY + dt.timedelta(days=1))
+    assert list(refused.value.message_dict) == ["reason"]
+    scr.refresh_from_db()
+    assert scr.actual_date == DAY and scr.history.count() == rows
+
+
+def test_a_changed_visit_date_with_a_reason_keeps_it_in_the_history(journey):
+    scr = correct_scr(journey, DAY + dt.timedelta(days=1), reason="Visit was on the 7th: typo")
+    assert scr.actual_date == DAY + dt.timedelta(days=1)
+    assert "Visit was on the 7th: typo" in scr.history.first().history_change_reason
+
+
+def test_the_same_visit_date_again_writes_no_history_row(journey):
+    scr = journey.visit("SCR")
+    rows = scr.history.count()
+    with pytest.raises(ValidationError):
+        correct_scr(journey, DAY, reason="No change")
+    assert scr.history.count() == rows
