@@ -18,7 +18,9 @@ notifications.tasks: the outbox asks for the send task by its registered name.
     safety_events.py      the every-minute safety-event scan: CRS/ICANS and grade >= 3 gradings,
                           alerting lab values, the SAE clock (12 h reminder, 24 h overdue and
                           escalation); and what those emails say when sent
-    enrollment_report.py  the monthly enrollment report: queued per study manager, counts at send
+    enrollment_report.py  the monthly enrollment report: queued once per study manager and month
+                          for the 1st at 07:00 study time; figures (reports/) built at send,
+                          pictures inline and every figure attached as CSV
     heartbeat.py          recording a periodic job's run
 
 Delivery semantics. Every email is an OutboxEmail row first. The scans only create rows (with a
