@@ -1,6 +1,8 @@
 """Visit reminders: the hourly scan that creates today's reminder rows (one digest per
 coordinator per day, or one email per item) and cancels stale ones, and what a reminder row says
-when it is sent.
+when it is sent. The digest also lists the site's deviation drafts older than 5 business days
+(deviation_digest.py); a coordinator who takes one email per item gets those in a digest of their
+own.
 
 Recomputed from the stored visit dates on every run and again at send time, so a visit moved,
 done or closed since a row was created has the row cancelled with the reason.
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from notifications import selectors
 from notifications.models import REMINDER_KINDS, OutboxEmail, OutboxKind, OutboxStatus
+from notifications.services import deviation_digest
 from notifications.services.emails import participant_url, render_email
 from notifications.services.outbox import outbox_add
 from participants.models import ReminderMode, Site, StaffRole, Status
@@ -47,14 +50,20 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     result = ReminderScanResult()
     _cancel_stale_reminders(now, result)
     wanted, users = _wanted_reminders(now)
-    for user_id, by_day in wanted.items():
+    drafts, draft_users = deviation_digest.drafts_for_coordinators(now)
+    users.update(draft_users)
+    for user_id in sorted(set(wanted) | set(drafts)):
         user = users[user_id]
-        for day, entries in by_day.items():
+        by_day, drafts_by_day = wanted.get(user_id, {}), drafts.get(user_id, {})
+        for day in sorted(set(by_day) | set(drafts_by_day)):
+            entries, waiting = by_day.get(day, []), drafts_by_day.get(day)
             if user.staff_profile.reminder_mode == ReminderMode.PER_ITEM:
                 for item, visit, send_after in entries:
                     _add_per_item(user, item, visit, day, send_after, now, result)
+                if waiting:
+                    _add_to_digest(user, [], day, now, result, waiting)
             else:
-                _add_to_digest(user, entries, day, now, result)
+                _add_to_digest(user, entries, day, now, result, waiting)
     return result
 
 
@@ -69,10 +78,12 @@ def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, di
             problems.append(problem)
         else:
             views.append(_item_view(item, visits[item["visit"]]))
-    if not views:
-        return "; ".join(problems), {}
+    drafts = deviation_digest.deviation_views(row.context.get("deviations", []))
+    if not views and not drafts:
+        return "; ".join(problems) or "the deviation drafts listed are no longer drafts", {}
     if row.kind == OutboxKind.REMINDER_DIGEST:
-        return None, {"items": views, "day": dt.date.fromisoformat(row.context["day"])}
+        day = dt.date.fromisoformat(row.context["day"])
+        return None, {"items": views, "deviations": drafts, "day": day}
     return None, {"item": views[0]}
 
 
@@ -192,7 +203,7 @@ def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult) -> Non
         unclaimed = OutboxEmail.objects.filter(
             pk=row.pk, status=OutboxStatus.PENDING, claimed_at__isnull=True
         )
-        if valid:
+        if valid or row.context.get("deviations"):
             unclaimed.update(context={**row.context, "items": valid})
         elif unclaimed.update(
             status=OutboxStatus.CANCELLED, cancelled_reason="; ".join(filter(None, problems))[:250]
@@ -220,12 +231,17 @@ def _item_view(item: dict, visit: Visit) -> dict:
     }
 
 
-def _reminder_subject(items: list[dict], visits: dict[int, Visit], day: dt.date) -> str:
-    if len(items) == 1:
+def _reminder_subject(
+    items: list[dict], visits: dict[int, Visit], day: dt.date, drafts: int = 0
+) -> str:
+    if len(items) == 1 and not drafts:
         item = items[0]
         visit = visits[item["visit"]]
         return render_email("reminder", {"item": _item_view(item, visit)})[0]
-    return f"SLE-001 reminders for {day:%a %d %b %Y}: {len(items)} visits"
+    parts = [f"{len(items)} visits"] if items else []
+    if drafts:
+        parts.append(f"{drafts} deviation draft{'s' if drafts != 1 else ''} to describe")
+    return f"SLE-001 reminders for {day:%a %d %b %Y}: {', '.join(parts)}"
 
 
 # --- Creating rows -------------------------------------------------------------------------------
@@ -247,13 +263,15 @@ def _add_per_item(user, item, visit, day, send_after, now, result) -> None:
     result.created += created
 
 
-def _add_to_digest(user, entries, day, now, result) -> None:
-    """Put today's items into the user's digest for `day`; items found after the digest was
-    claimed or sent go out one per email instead (a late item is still worth telling)."""
+def _add_to_digest(user, entries, day, now, result, waiting=None) -> None:
+    """Put today's items (and `waiting`: (send_after, deviation draft ids)) into the user's
+    digest for `day`; items found after the digest was claimed or sent go out one per email
+    instead (a late item is still worth telling; a late draft is listed again tomorrow)."""
     items = [item for item, _, _ in entries]
     visits = {visit.pk: visit for _, visit, _ in entries}
-    send_after = min(s for _, _, s in entries)
-    first_visit = entries[0][1]
+    drafts_after, drafts = waiting or (None, [])
+    send_after = min([s for _, _, s in entries] + ([drafts_after] if drafts else []))
+    single = entries[0][1] if len(entries) == 1 and not drafts else None
     with transaction.atomic():
         row, created = outbox_add(
             dedup_key=f"digest:{user.pk}:{day}",
@@ -261,40 +279,43 @@ def _add_to_digest(user, entries, day, now, result) -> None:
             kind=OutboxKind.REMINDER_DIGEST,
             send_after=send_after,
             now=now,
-            subject=_reminder_subject(items, visits, day),
-            participant_id=first_visit.participant_id if len(entries) == 1 else None,
-            visit_id=first_visit.pk if len(entries) == 1 else None,
+            subject=_reminder_subject(items, visits, day, len(drafts)),
+            participant_id=single.participant_id if single else None,
+            visit_id=single.pk if single else None,
             about_date=day,
-            context={"items": items, "day": str(day)},
+            context={"items": items, "day": str(day), "deviations": list(drafts)},
         )
         if created:
             result.created += 1
             return
-        late = _merge_into_digest(row, entries, day, send_after, result)
+        late = _merge_into_digest(row, entries, day, send_after, result, drafts)
     for item, visit, _ in late:
         _add_per_item(user, item, visit, day, now, now, result)
 
 
-def _merge_into_digest(row, entries, day, send_after, result) -> list:
-    """Add the entries the existing digest `row` does not hold yet; returns those that came too
-    late (the digest is claimed or sent), to be sent one per email. Inside the caller's
-    transaction."""
+def _merge_into_digest(row, entries, day, send_after, result, drafts=()) -> list:
+    """Add the entries (and deviation drafts) the existing digest `row` does not hold yet;
+    returns the entries that came too late (the digest is claimed or sent), to be sent one per
+    email. Inside the caller's transaction."""
     # Lock the digest so two scans merging at once do not overwrite each other's items
     # (PostgreSQL; SQLite's IMMEDIATE transactions already run one writer at a time).
     row = OutboxEmail.objects.select_for_update().get(pk=row.pk)
     known = {_item_key(i) for i in row.context.get("items", [])}
     known |= set(row.context.get("late", []))
     new = [e for e in entries if _item_key(e[0]) not in known]
-    if not new:
+    listed = row.context.get("deviations", [])
+    new_drafts = [pk for pk in drafts if pk not in listed]
+    if not new and not new_drafts:
         return []
     merged = row.context.get("items", []) + [item for item, _, _ in new]
+    all_drafts = listed + new_drafts
     all_visits = _visits_by_id(i["visit"] for i in merged)
     # Conditional on no claim: once a worker holds the digest, its items are fixed.
     merged_ok = OutboxEmail.objects.filter(
         pk=row.pk, status=OutboxStatus.PENDING, claimed_at__isnull=True
     ).update(
-        context={**row.context, "items": merged},
-        subject=_reminder_subject(merged, all_visits, day)[:250],
+        context={**row.context, "items": merged, "deviations": all_drafts},
+        subject=_reminder_subject(merged, all_visits, day, len(all_drafts))[:250],
         send_after=min(row.send_after, send_after),
     )
     if merged_ok:
