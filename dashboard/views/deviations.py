@@ -245,7 +245,7 @@ def deviation_action(request, pk, action):
             if done == []:
                 messages.info(request, f"{reference}: nothing changed.")
             else:
-                messages.success(request, f"{reference}: {form_class.title.lower()} saved.")
+                messages.success(request, f"{reference} {form_class.done}.")
             return HttpResponseRedirect(target)
     return _deviation_page(request, deviation, bound=(action, form))
 

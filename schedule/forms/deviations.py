@@ -23,6 +23,7 @@ def reason_field(label: str, **kwargs):
 class DeviationForm(ServiceForm):
     title = ""
     button = "Save"
+    done = "saved"  # what the page says after it: "DEV-42 opened."
     statuses: tuple = CHANGEABLE
 
     def __init__(self, *args, deviation: Deviation, user, **kwargs):
@@ -46,8 +47,8 @@ class DeviationEditForm(DeviationForm):
     importance = forms.ChoiceField(
         label="Importance", choices=DeviationImportance.choices, widget=forms.RadioSelect
     )
-    importance_reason = forms.CharField(
-        label="Why it is (or is not) important", max_length=IMPORTANCE_REASON_MAX
+    importance_reason = text_area(
+        "Why it is (or is not) important", max_length=IMPORTANCE_REASON_MAX
     )
     corrective_action = text_area("Corrective action", required=False)
     preventive_action = text_area("Preventive action", required=False)
@@ -108,6 +109,7 @@ class DeviationEditForm(DeviationForm):
 class DeviationOpenForm(DeviationForm):
     title = "Open"
     button = "Open the deviation"
+    done = "opened"
     statuses = (DeviationStatus.DRAFT,)
 
     def perform(self):
@@ -117,6 +119,7 @@ class DeviationOpenForm(DeviationForm):
 class DeviationCloseForm(DeviationForm):
     title = "Close"
     button = "Close the deviation"
+    done = "closed"
     statuses = (DeviationStatus.OPEN,)
 
     corrective_action = text_area("Corrective action taken")
@@ -138,6 +141,7 @@ class DeviationCloseForm(DeviationForm):
 class DeviationWithdrawForm(DeviationForm):
     title = "Withdraw"
     button = "Withdraw: not a deviation"
+    done = "withdrawn"
 
     reason = forms.CharField(label="Why it is not a deviation", max_length=IMPORTANCE_REASON_MAX)
 
