@@ -1,4 +1,5 @@
-"""The visit calendar (week and month), the personal iCal feed and its settings page."""
+"""The visit calendar (week and month: open windows as bars, done and missed visits on their day;
+laid out by dashboard/calendar_selectors.py), the personal iCal feed and its settings page."""
 
 import calendar as calendar_module
 import datetime as dt
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from icalendar import Calendar, Event
 
+from dashboard import calendar_selectors as calendar_reads
 from dashboard import selectors
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import CalendarTable, fmt_date, fmt_window
@@ -42,7 +44,7 @@ def calendar(request):
         start = day - dt.timedelta(days=day.weekday())
         end = start + dt.timedelta(days=6)
         previous, following = start - dt.timedelta(days=7), start + dt.timedelta(days=7)
-        heading = f"Week of {fmt_date(start)}"
+        heading = f"Week of {start:%Y-%m-%d}"
     else:
         first = day.replace(day=1)
         last = first.replace(day=calendar_module.monthrange(first.year, first.month)[1])
@@ -51,28 +53,19 @@ def calendar(request):
         previous = (first - dt.timedelta(days=1)).replace(day=1)
         following = last + dt.timedelta(days=1)
         heading = f"{first:%B %Y}"
-    visits = list(selectors.calendar_visits(request.user, start, end, site))
-    table = CalendarTable(visits)
-    response = export(request, table, f"calendar-{start.isoformat()}")
+    visits = list(calendar_reads.calendar_visits(request.user, start, end, site))
+    response = export(request, CalendarTable(visits), f"calendar-{start.isoformat()}")
     if response:
         return response
-    by_day: dict[dt.date, list] = {}
-    for v in visits:
-        by_day.setdefault(
-            v.actual_date if v.status == VisitStatus.DONE else v.target_date, []
-        ).append(v)
-    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    weeks = [
-        [
-            {
-                "day": d,
-                "visits": by_day.get(d, []),
-                "in_month": view == "week" or d.month == day.month,
-            }
-            for d in days[i : i + 7]
-        ]
-        for i in range(0, len(days), 7)
-    ]
+    shown_sites = [site] if site else [s for s, _ in sites]
+    weeks = calendar_reads.calendar_weeks(
+        visits,
+        start,
+        end,
+        month=day.month if view == "month" else None,
+        today=default_day,
+        sites=shown_sites,
+    )
     return render(
         request,
         "dashboard/calendar.html",
@@ -80,13 +73,13 @@ def calendar(request):
             "view": view,
             "heading": heading,
             "weeks": weeks,
+            "count": len(visits),
             "today": default_day,
             "sites": [s for s, _ in sites],
             "site": site,
             "day": day,
             "previous": previous,
             "following": following,
-            "table": table,
         },
     )
 

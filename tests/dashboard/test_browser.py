@@ -93,7 +93,7 @@ def test_coordinator_works_through_the_worklist(page, live_server, world, coordi
     assert page.locator("tr.overdue").count() >= 1
     shot(page, "participant")
     page.get_by_role("link", name="Calendar", exact=True).click()
-    assert page.locator("table.calendar").get_by_text(f"{world['coming'].label} APH").is_visible()
+    assert page.locator(".cal").get_by_text(f"{world['coming'].label} APH").is_visible()
     shot(page, "calendar-week")
     page.goto(live_server.url + "/calendar/?view=month")
     shot(page, "calendar-month")

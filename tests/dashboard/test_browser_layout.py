@@ -77,6 +77,7 @@ def pages(world) -> dict[str, str]:
         "calendar": reverse("dashboard:calendar"),
         "calendar-month": reverse("dashboard:calendar") + "?view=month",
         "participants": reverse("dashboard:participants"),
+        "not-found": reverse("dashboard:participant", args=[world["berlin"].pk]),
     }
 
 

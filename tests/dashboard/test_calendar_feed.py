@@ -20,10 +20,10 @@ def test_week_view_lists_the_weeks_visits_by_day(client, coordinator, data):
     client.force_login(coordinator)
     with frozen():
         html = client.get(reverse("dashboard:calendar")).content.decode()
-    assert "Week of 09 Mar 2026" in html
+    assert "Week of 2026-03-09" in html
     assert f"{data['due'].label} SCR" in html  # target today
     assert f"{data['coming'].label} APH" in html  # target Sat 14 Mar
-    assert f"{data['late'].label} SCR" not in html  # target 1 Feb
+    assert f"{data['late'].label} SCR" not in html  # target 1 Feb, window closed 15 Feb
 
 
 def test_month_view_and_site_filter(client, manager, data):
@@ -43,7 +43,10 @@ def test_calendar_downloads_the_range_shown(client, coordinator, data):
         body = client.get(reverse("dashboard:calendar") + "?_export=csv").content.decode()
     lines = body.splitlines()
     assert lines[0] == "Date,Site,Participant,Visit,Status,Window"
-    assert {line.split(",")[2] for line in lines[1:]} == {data["due"].label, data["coming"].label}
+    # What the week shows: targets in it, and open windows overlapping it (closing's SCR, to
+    # 12 Mar; late's APH, 16 Feb to 11 Mar).
+    shown = {data[k].label for k in ("due", "coming", "closing", "late")}
+    assert {line.split(",")[2] for line in lines[1:]} == shown
 
 
 def test_feed_is_valid_ical_with_one_event_per_visit(client, coordinator, data):
