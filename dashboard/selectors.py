@@ -21,6 +21,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -123,13 +124,23 @@ def phase_progress(p: Participant, today: dt.date) -> Progress:
 # --- Worklist ------------------------------------------------------------------------------------
 
 
+# Each worklist section shows this many rows, with its full count and a link to the whole list.
+WORKLIST_ROWS = 25
+
+
 @dataclass
 class Worklist:
+    """The first WORKLIST_ROWS rows of each section, `counts` the whole of each. overdue_safety
+    holds the items of the visits shown in overdue_safety_visits (one row per visit)."""
+
     due_today: list[Visit] = field(default_factory=list)
     closing_soon: list[Visit] = field(default_factory=list)
     overdue_visits: list[Visit] = field(default_factory=list)
     overdue_safety: list[Assessment] = field(default_factory=list)
+    overdue_safety_visits: list = field(default_factory=list)
     coming_up: list[Visit] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    overdue_visit_count: int = 0
     today_by_site: dict[int, dt.date] = field(default_factory=dict)
     sites: list[tuple[Site, dt.date]] = field(default_factory=list)
 
@@ -141,7 +152,8 @@ def _visits(user) -> QuerySet[Visit]:
 
 
 def overdue_safety_items(user, now: dt.datetime | None = None) -> QuerySet[Assessment]:
-    """Safety assessments past due with no result (PROTOCOL.md, "Overdue rule")."""
+    """Safety assessments past due with no result (PROTOCOL.md, "Overdue rule"). Served by the
+    partial index assess_pending_safety_due_idx."""
     now = now or timezone.now()
     return (
         access.visible(user, Assessment)
@@ -151,30 +163,56 @@ def overdue_safety_items(user, now: dt.datetime | None = None) -> QuerySet[Asses
     )
 
 
-def worklist(user, now: dt.datetime | None = None) -> Worklist:
-    """The coordinator's day: five lists, each one query.
+VISIT_SECTIONS = ("due_today", "closing_soon", "overdue_visits", "coming_up")
+
+
+def worklist_lists(user, now: dt.datetime, sites: list[tuple[Site, dt.date]]) -> dict:
+    """The whole list behind each worklist section (key -> queryset), each served by a partial
+    index: open visits by target date or window end, overdue safety items by due time.
 
     "Due today" takes precedence: a visit due today whose window also closes within 3 days is
     listed once, under today.
     """
+    today = {s.pk: day for s, day in sites}
+    order = ("target_date", "participant__screening_number", "definition__order")
+    due_today = Visit.objects.due_on(today)
+    return {
+        "due_today": _visits(user).due_on(today).order_by(*order),
+        "closing_soon": _visits(user)
+        .closing_within(today, CLOSING_SOON_DAYS)
+        .exclude(pk__in=due_today.values("pk"))
+        .order_by("window_end", *order),
+        "overdue_visits": _visits(user).window_closed(today).order_by("window_end", *order),
+        "coming_up": _visits(user).coming_within(today, COMING_UP_DAYS).order_by(*order),
+        "overdue_safety": overdue_safety_items(user, now),
+    }
+
+
+def _first_rows(queryset: QuerySet) -> tuple[list, int]:
+    """The first WORKLIST_ROWS rows and the total, in one query (the window count is taken
+    before the LIMIT)."""
+    rows = list(queryset.annotate(total=Window(Count("pk")))[:WORKLIST_ROWS])
+    return rows, (rows[0].total if rows else 0)
+
+
+def worklist(user, now: dt.datetime | None = None) -> Worklist:
+    """The coordinator's day: the first rows of five lists and their counts, a fixed number of
+    queries whatever the size of the study. Overdue safety items come one row per visit."""
     now = now or timezone.now()
     sites = sites_with_today(user)
     result = Worklist(today_by_site={s.pk: today for s, today in sites}, sites=sites)
     if not sites:
         return result
-    today = result.today_by_site
-    order = ("target_date", "participant__screening_number", "definition__order")
-    due_today = Visit.objects.due_on(today)
-    result.due_today = list(_visits(user).due_on(today).order_by(*order))
-    result.closing_soon = list(
-        _visits(user)
-        .closing_within(today, CLOSING_SOON_DAYS)
-        .exclude(pk__in=due_today.values("pk"))
-        .order_by("window_end", *order)
-    )
-    result.overdue_visits = list(_visits(user).window_closed(today).order_by("window_end", *order))
-    result.overdue_safety = list(overdue_safety_items(user, now))
-    result.coming_up = list(_visits(user).coming_within(today, COMING_UP_DAYS).order_by(*order))
+    lists = worklist_lists(user, now, sites)
+    for key in VISIT_SECTIONS:
+        rows, result.counts[key] = _first_rows(lists[key])
+        setattr(result, key, rows)
+    overdue = lists["overdue_safety"]
+    result.overdue_safety_visits = listings.overdue_by_visit(overdue, WORKLIST_ROWS)
+    result.overdue_safety = [a for row in result.overdue_safety_visits for a in row.items]
+    totals = listings.overdue_totals(overdue)
+    result.counts["overdue_safety"] = totals["items"]
+    result.overdue_visit_count = totals["visits"]
     return result
 
 

@@ -16,6 +16,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", worklist.worklist, name="worklist"),
+    path("worklist/<slug:key>/", worklist.worklist_section, name="worklist_section"),
     path("participants/", participants.ParticipantListView.as_view(), name="participants"),
     path("matrix/", matrix.matrix, name="matrix"),
     path("participants/new/", participants.participant_new, name="participant_new"),

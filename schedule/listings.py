@@ -6,8 +6,8 @@ index and to cost the same whatever the size of the study.
   keys are aliases, computed only when the list is sorted by them.
 - "Has overdue safety items" picks participant ids from the overdue safety items (a few rows,
   partial index assess_pending_safety_due_idx), not a count per participant.
-- The worklist's overdue safety items grouped by visit: the visits come first (one row each),
-  then the items of the visits shown only.
+- The worklist's overdue safety items grouped by visit: the items of the first visits only (one
+  row per visit), and the totals in one aggregate.
 
 Who is overdue, open, or next is still decided by the predicates of schedule/querysets.py.
 """
@@ -162,48 +162,32 @@ class OverdueVisit:
     first_due: dt.datetime
 
 
-def overdue_visit_ids(overdue: QuerySet[Assessment]) -> QuerySet:
-    """(visit_id, first_due, n) of the visits of `overdue`, the longest overdue first."""
-    return (
+def overdue_by_visit(overdue: QuerySet[Assessment], limit: int) -> list[OverdueVisit]:
+    """The first `limit` visits with items in `overdue`, the longest overdue first, each with its
+    overdue items: one query, for the items of those visits only (the visits are picked in a
+    subquery grouped by visit)."""
+    first_visits = (
         overdue.order_by()
         .values("visit_id")
-        .annotate(first_due=Min("due_at"), n=Count("pk"))
+        .annotate(first_due=Min("due_at"))
         .order_by("first_due", "visit_id")
+        .values("visit_id")[:limit]
     )
-
-
-def overdue_by_visit(overdue: QuerySet[Assessment], grouped: list[dict]) -> list[OverdueVisit]:
-    """The visits of `grouped` (rows of overdue_visit_ids) with their overdue items: one query
-    for the items of those visits only."""
-    ids = [row["visit_id"] for row in grouped]
-    items: dict[int, list] = {pk: [] for pk in ids}
     rows = (
-        overdue.filter(visit_id__in=ids)
+        overdue.filter(visit_id__in=Subquery(first_visits))
         .select_related("visit__participant__site", "visit__definition", "definition")
         .order_by("definition__order", "pk")
     )
-    visits = {}
+    by_visit: dict[int, OverdueVisit] = {}
     for a in rows:
-        items[a.visit_id].append(a)
-        visits.setdefault(a.visit_id, a.visit)
-    return [
-        OverdueVisit(
-            visit=visits[row["visit_id"]], items=items[row["visit_id"]], first_due=row["first_due"]
+        row = by_visit.setdefault(
+            a.visit_id, OverdueVisit(visit=a.visit, items=[], first_due=a.due_at)
         )
-        for row in grouped
-        if row["visit_id"] in visits
-    ]
+        row.items.append(a)
+        row.first_due = min(row.first_due, a.due_at)
+    return sorted(by_visit.values(), key=lambda row: (row.first_due, row.visit.pk))
 
 
-__all__ = [
-    "OverdueVisit",
-    "ParticipantRowIterable",
-    "next_visit_summary",
-    "next_visit_sort_key",
-    "overdue_by_visit",
-    "overdue_visit_ids",
-    "safety_count_sort_key",
-    "safety_summary",
-    "unpack_row",
-    "with_overdue_safety",
-]
+def overdue_totals(overdue: QuerySet[Assessment]) -> dict:
+    """{"items": n, "visits": n} of `overdue`, one query."""
+    return overdue.order_by().aggregate(items=Count("pk"), visits=Count("visit_id", distinct=True))

@@ -20,7 +20,7 @@ from dashboard.tables.safety import (
     ParticipantEventTable,
     SaeClockTable,
 )
-from dashboard.tables.worklist import OverdueSafetyTable, VisitTable
+from dashboard.tables.worklist import OverdueSafetyTable, OverdueVisitTable, VisitTable
 
 __all__ = [
     "DATE",
@@ -31,6 +31,7 @@ __all__ = [
     "FollowUpTable",
     "HistoryTable",
     "OverdueSafetyTable",
+    "OverdueVisitTable",
     "ParticipantEventTable",
     "ParticipantTable",
     "SaeClockTable",

@@ -1,9 +1,10 @@
-"""The worklist's tables: open visits, and overdue safety assessments."""
+"""The worklist's tables: open visits, overdue safety assessments one row per visit (and one
+row per item for the downloads and the full list). Links and time zones are worked out once per
+table, not per row."""
 
 import django_tables2 as tables
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from dashboard.selectors import study_day
 from dashboard.tables.base import (
@@ -14,8 +15,25 @@ from dashboard.tables.base import (
     fmt_local,
     fmt_window,
     participant_link,
+    url_of,
     with_next,
 )
+
+
+class _SiteZones:
+    """One ZoneInfo per site for the whole table, not one per row."""
+
+    def __init__(self):
+        self._zones = {}
+
+    def of(self, site):
+        if site.pk not in self._zones:
+            self._zones[site.pk] = site.tz
+        return self._zones[site.pk]
+
+
+def _late_text(hours: int) -> str:
+    return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
 
 
 class VisitTable(BaseTable):
@@ -92,7 +110,7 @@ class VisitTable(BaseTable):
         return self._days_left(record)
 
     def render_action(self, record):
-        url = with_next(reverse("dashboard:visit_done", args=[record.pk]), self.next_url)
+        url = with_next(url_of("dashboard:visit_done", record.pk), self.next_url)
         return format_html('<a class="button" href="{}">Record {}</a>', url, record.code)
 
 
@@ -114,6 +132,7 @@ class OverdueSafetyTable(BaseTable):
     def __init__(self, *args, next_url=None, can_record=True, **kwargs):
         self.next_url = next_url
         self.now = timezone.now()
+        self.zones = _SiteZones()
         super().__init__(*args, **kwargs)
         if not can_record:
             self.columns.hide("action")
@@ -137,7 +156,7 @@ class OverdueSafetyTable(BaseTable):
         return record.definition.code
 
     def render_due(self, record):
-        return fmt_local(record.due_at, record.visit.participant.site.tz)
+        return fmt_local(record.due_at, self.zones.of(record.visit.participant.site))
 
     def value_due(self, record):
         return record.due_at.isoformat()
@@ -146,13 +165,69 @@ class OverdueSafetyTable(BaseTable):
         return int((self.now - record.due_at).total_seconds() // 3600)
 
     def render_late(self, record):
-        hours = self._late_hours(record)
-        text = f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
-        return format_html('<span class="late">{}</span>', text)
+        return format_html('<span class="late">{}</span>', _late_text(self._late_hours(record)))
 
     def value_late(self, record):
         return self._late_hours(record)
 
     def render_action(self, record):
-        url = with_next(reverse("dashboard:assessment_record", args=[record.pk]), self.next_url)
+        url = with_next(url_of("dashboard:assessment_record", record.pk), self.next_url)
         return format_html('<a class="button" href="{}">Record {}</a>', url, record.definition.code)
+
+
+class OverdueVisitTable(BaseTable):
+    """Overdue safety items, one row per visit (schedule.listings.OverdueVisit) listing its
+    items, each one click from its recording form."""
+
+    class Meta(BaseTable.Meta):
+        pass
+
+    participant = tables.Column("Participant", accessor="visit", attrs=NOWRAP)
+    site = tables.Column("Site", accessor="visit")
+    visit = tables.Column("Visit", accessor="visit")
+    items = tables.Column("Overdue safety assessments", accessor="items")
+    due = tables.Column("Was due", accessor="first_due")
+    late = tables.Column("Overdue by", accessor="first_due")
+
+    def __init__(self, *args, next_url=None, can_record=True, **kwargs):
+        self.next_url = next_url
+        self.can_record = can_record
+        self.now = timezone.now()
+        self.zones = _SiteZones()
+        super().__init__(*args, **kwargs)
+
+    def render_participant(self, record):
+        return participant_link(record.visit.participant)
+
+    def render_site(self, record):
+        return record.visit.participant.site.code
+
+    def render_visit(self, record):
+        return record.visit.code
+
+    def render_items(self, record):
+        if not self.can_record:
+            return format_html_join(
+                ", ",
+                "<strong>{}</strong> {}",
+                ((a.definition.code, a.definition.name) for a in record.items),
+            )
+        return format_html_join(
+            " ",
+            '<a class="button" href="{}" title="{}">Record {}</a>',
+            (
+                (
+                    with_next(url_of("dashboard:assessment_record", a.pk), self.next_url),
+                    a.definition.name,
+                    a.definition.code,
+                )
+                for a in record.items
+            ),
+        )
+
+    def render_due(self, record):
+        return fmt_local(record.first_due, self.zones.of(record.visit.participant.site))
+
+    def render_late(self, record):
+        hours = int((self.now - record.first_due).total_seconds() // 3600)
+        return format_html('<span class="late">{}</span>', _late_text(hours))

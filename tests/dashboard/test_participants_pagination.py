@@ -76,9 +76,7 @@ def test_the_download_holds_every_filtered_row_not_the_page(client, coordinator,
     client.force_login(coordinator)
     with frozen():
         response = client.get(URL + "?per_page=5&page=2&_export=csv")
-        rows = list(
-            csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
-        )
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert response.streaming
     assert sorted(r["Study id"] for r in rows) == sorted(p.label for p in twelve)
 
