@@ -10,6 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from participants.models import Participant
+from participants.signatures import SignedRecord
 
 
 class DeviationCategory(models.TextChoices):
@@ -48,7 +49,10 @@ class DeviationQuerySet(models.QuerySet):
         return self.drafts().filter(description="")
 
 
-class Deviation(models.Model):
+class Deviation(SignedRecord):
+    """Signed (SignedRecord's fields, meaning "deviation reviewed") when an investigator closes
+    an important one."""
+
     SITE_PATH = "participant__site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(

@@ -31,7 +31,7 @@ from dashboard.tables.deviations import (
     ParticipantDeviationTable,
 )
 from dashboard.views._common import Export, safe_next
-from participants import access
+from participants import access, signatures
 from participants.models import Site
 from participants.spreadsheets import spreadsheet_row
 from schedule.forms.deviations import DEVIATION_FORMS, VisitDateCorrectForm
@@ -205,6 +205,7 @@ def _deviation_page(request, deviation, bound=None, status=200):
             "p": deviation.participant,
             "tz": deviation.participant.site.tz,
             "forms": forms_shown,
+            "signature": signatures.signature_shown(deviation, deviation.participant.site.tz),
             "history": history,
         },
         status=status,
@@ -239,8 +240,10 @@ def deviation_action(request, pk, action):
         )
         return HttpResponseRedirect(target)
     form = form_class(request.POST, deviation=deviation, user=request.user)
-    if form.is_valid():
+    if form.is_valid() and signatures.may_sign(request, form):
         done = form.perform()
+        # A wrong signature password counts like a failed log-in (after the service rolled back).
+        signatures.record_refusal(request, form)
         if done is not None:
             if done == []:
                 messages.info(request, f"{reference}: nothing changed.")

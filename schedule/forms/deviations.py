@@ -8,6 +8,7 @@ DEVIATION_FORMS: the action slug of /deviations/<id>/<slug>/ -> its form, each w
 
 from django import forms
 
+from participants.signatures import PASSWORD_FIELD, SignatureFormPart, SignatureMeaning
 from schedule import services
 from schedule.forms.base import ServiceForm, at, date_field, text_area, time_field
 from schedule.models import Deviation, DeviationImportance, DeviationStatus
@@ -116,17 +117,26 @@ class DeviationOpenForm(DeviationForm):
         return self.save_with(lambda: services.deviation_open(self.deviation, by=self.user))
 
 
-class DeviationCloseForm(DeviationForm):
+class DeviationCloseForm(SignatureFormPart, DeviationForm):
+    """Closing an important deviation is an investigator's signature ("deviation reviewed"):
+    the password is asked only then."""
+
     title = "Close"
     button = "Close the deviation"
     done = "closed"
     statuses = (DeviationStatus.OPEN,)
+    signature_meaning = SignatureMeaning.DEVIATION_REVIEWED
+    field_order = ["corrective_action", PASSWORD_FIELD]
 
     corrective_action = text_area("Corrective action taken")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial.setdefault("corrective_action", self.deviation.corrective_action)
+        if self.deviation.importance != DeviationImportance.IMPORTANT:
+            del self.fields[PASSWORD_FIELD]
+        else:
+            self.button = "Sign and close the deviation"
 
     def perform(self):
         return self.save_with(
@@ -134,6 +144,7 @@ class DeviationCloseForm(DeviationForm):
                 self.deviation,
                 by=self.user,
                 corrective_action=self.cleaned_data["corrective_action"],
+                password=self.cleaned_data.get(PASSWORD_FIELD, ""),
             )
         )
 

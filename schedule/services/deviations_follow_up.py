@@ -8,9 +8,10 @@ REASON_MAX characters, the history's column, so it is kept whole); describing th
 is completing it, not changing it, and needs none. A save that changes nothing writes no history
 row. A closed or withdrawn deviation is not changed.
 
-Closing an important deviation is a signature in the sense of 21 CFR 11 (issue 9, item 5):
-`deviation_close` takes the `signature` as a keyword so the signing module can require it there
-without changing its callers.
+Closing an important deviation is a signature in the sense of 21 CFR 11 (issue 9, item 5): an
+investigator of the site re-enters their password (participants.signatures, meaning "deviation
+reviewed"); the printed name, the time and the meaning are kept on the deviation. A closed
+deviation is not changed at all.
 
 Every function records at the deviation's site only (participants.access), in one transaction;
 refusals are ValidationErrors keyed by the form field at fault.
@@ -24,6 +25,8 @@ from django.utils import timezone
 
 from participants import access
 from participants.audit import AUDIT_REASON_MAX, audit_reason
+from participants.models import StaffRole
+from participants.signatures import PASSWORD_FIELD, SignatureMeaning, signature_take
 from schedule.models import Deviation, DeviationImportance, DeviationStatus
 
 REASON_MAX = AUDIT_REASON_MAX
@@ -145,25 +148,46 @@ def deviation_open(deviation: Deviation, *, by) -> Deviation:
     return _save(deviation, by, "Opened")
 
 
+def _check_signer(by) -> None:
+    profile = getattr(by, "staff_profile", None)
+    if profile is None or profile.role != StaffRole.INVESTIGATOR:
+        raise ValidationError(
+            {
+                PASSWORD_FIELD: "Closing an important deviation is the investigator's signature: "
+                "an investigator of the site closes it, logged in as themselves."
+            }
+        )
+
+
 @transaction.atomic
 def deviation_close(
-    deviation: Deviation, *, by, corrective_action: str | None = None, signature=None
+    deviation: Deviation,
+    *,
+    by,
+    corrective_action: str | None = None,
+    password: str = "",
+    now: dt.datetime | None = None,
 ) -> Deviation:
     """Close an open deviation: it needs its corrective action (given here, or already written).
-
-    `signature`: the investigator's signature that closing an important deviation will need
-    (issue 9, item 5); unused until the signing module exists, and kept in the signature so
-    callers pass it once it does."""
+    An important one is closed by an investigator of the site signing with `password` (a wrong
+    one is refused under the password and nothing is saved)."""
     deviation = _locked(deviation, by)
     _refuse_unless(deviation, DeviationStatus.OPEN, doing="closed")
+    important = deviation.importance == DeviationImportance.IMPORTANT
+    if important:
+        _check_signer(by)
     if corrective_action is not None:
         deviation.corrective_action = _clean_text(corrective_action, "corrective_action", TEXT_MAX)
     if not deviation.corrective_action:
         raise ValidationError(
             {"corrective_action": "Write the corrective action taken before closing it."}
         )
+    if important:
+        signature = signature_take(by, password, SignatureMeaning.DEVIATION_REVIEWED, now=now)
+        for name, value in signature.values().items():
+            setattr(deviation, name, value)
     deviation.status = DeviationStatus.CLOSED
-    return _save(deviation, by, "Closed")
+    return _save(deviation, by, "Closed, signed: deviation reviewed" if important else "Closed")
 
 
 @transaction.atomic

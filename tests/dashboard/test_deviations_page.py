@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from schedule import services
 from schedule.models import Deviation, DeviationStatus, Visit
-from tests.support import NOW, TODAY, consent, coordinator_at, days, frozen, visit
+from tests.support import NOW, PASSWORD, TODAY, consent, coordinator_at, days, frozen, visit
 
 PAGE = "/deviations/"
 SCR_WINDOW_END = dt.date(2026, 2, 15)  # consent 1 Feb: SCR window 1 to 15 Feb
@@ -383,3 +383,35 @@ def test_the_drafts_on_the_worklist_are_capped_with_the_full_count(
 
     assert "Showing the first 2 of 3." in html
     assert NOW  # time frozen at NOW throughout
+
+
+def test_an_investigator_signs_to_close_an_important_deviation_on_its_page(
+    client, late, coordinator, investigator
+):
+    with frozen():
+        services.deviation_edit(late, by=coordinator, description="Flu.")
+        services.deviation_open(late, by=coordinator)
+        services.deviation_edit(
+            late,
+            by=coordinator,
+            reason="Eligibility labs drawn late",
+            importance="important",
+            importance_reason="Eligibility labs out of window",
+        )
+    client.force_login(investigator)
+    page = get(client, reverse("dashboard:deviation", args=[late.pk]))
+    assert "Sign and close the deviation" in page and "deviation reviewed" in page
+
+    wrong = post(
+        client, action_url(late, "close"), {"corrective_action": "Redrawn.", "password": "nope"}
+    )
+    assert field_error(wrong.content.decode(), "password").startswith("That is not your password")
+    assert Deviation.objects.get(pk=late.pk).status == DeviationStatus.OPEN
+
+    signed = post(
+        client, action_url(late, "close"), {"corrective_action": "Redrawn.", "password": PASSWORD}
+    )
+    assert signed.status_code == 302
+    html = get(client, reverse("dashboard:deviation", args=[late.pk]))
+    assert f"{investigator.get_username()}, “deviation reviewed”" in html
+    assert "UTC" in html and "(site time)" in html

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from schedule import services
 from schedule.models import Deviation, DeviationImportance, DeviationStatus, Visit
 from schedule.services.deviations import out_of_window_warning
-from tests.support import CONSENT_ON, D0, Journey, days
+from tests.support import CONSENT_ON, D0, PASSWORD, Journey, days
 
 SCR_WINDOW_END = CONSENT_ON + days(14)  # SCR: consent day to 14 days after
 
@@ -288,3 +288,74 @@ def test_a_study_manager_reads_but_does_not_change_a_deviation(journey, late_scr
         services.deviation_edit(Deviation.objects.get(), by=manager, description="mine")
 
     assert Deviation.objects.get().description == ""
+
+
+# --- Closing an important deviation is the investigator's signature ----------------------------
+
+
+@pytest.fixture
+def important(journey, late_scr):
+    deviation = describe_and_open(journey, Deviation.objects.get())
+    services.deviation_edit(
+        deviation,
+        by=journey.by,
+        reason="Monitor: eligibility labs were drawn late",
+        importance=DeviationImportance.IMPORTANT,
+        importance_reason="Eligibility labs out of window",
+    )
+    deviation.refresh_from_db()
+    return deviation
+
+
+def test_a_coordinator_cannot_close_an_important_deviation(journey, important):
+    with pytest.raises(ValidationError) as refused:
+        services.deviation_close(
+            important, by=journey.by, corrective_action="Labs redrawn.", password=PASSWORD
+        )
+
+    assert "investigator" in field_errors(refused)["password"][0]
+    assert Deviation.objects.get().status == DeviationStatus.OPEN
+
+
+def test_a_wrong_password_is_refused_and_nothing_is_saved(journey, important):
+    with pytest.raises(ValidationError) as refused:
+        services.deviation_close(
+            important, by=journey.investigator, corrective_action="Labs redrawn.", password="no"
+        )
+
+    assert field_errors(refused)["password"][0].startswith("That is not your password")
+    deviation = Deviation.objects.get()
+    assert (deviation.status, deviation.corrective_action, deviation.signed_at) == (
+        DeviationStatus.OPEN,
+        "",
+        None,
+    )
+
+
+def test_the_investigator_signs_and_closes_an_important_deviation(journey, important):
+    at = journey.at(SCR_WINDOW_END + days(9), 14)
+
+    closed = services.deviation_close(
+        important,
+        by=journey.investigator,
+        corrective_action="Labs redrawn in window.",
+        password=PASSWORD,
+        now=at,
+    )
+
+    assert closed.status == DeviationStatus.CLOSED
+    assert (closed.signed_by, closed.signed_at, closed.signed_meaning) == (
+        journey.investigator,
+        at,
+        "deviation_reviewed",
+    )
+    assert closed.signed_name == journey.investigator.get_username()
+    assert closed.history.latest().history_change_reason == "Closed, signed: deviation reviewed"
+
+
+def test_a_deviation_that_is_not_important_closes_without_a_signature(journey, late_scr):
+    deviation = describe_and_open(journey, Deviation.objects.get())
+
+    closed = services.deviation_close(deviation, by=journey.by, corrective_action="Called.")
+
+    assert closed.status == DeviationStatus.CLOSED and closed.signed_at is None
