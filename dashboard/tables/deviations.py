@@ -4,6 +4,7 @@ worklist's drafts waiting for a description."""
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django_tables2.rows import BoundRow
 
 from dashboard.tables.base import NOWRAP, BaseTable, fmt_date, participant_link
 
@@ -106,6 +107,18 @@ class DeviationTable(_DeviationRows):
         "Reported to the IRB", accessor="reported_to_irb_at", attrs=NOWRAP
     )
     withdrawn_reason = tables.Column("Why withdrawn", visible=False)
+
+    # For dashboard/views/_common.stream_table: the download's columns (hidden ones included),
+    # one row at a time, with the values (value_*) the page's cells are rendered from.
+    def _exported(self) -> list[str]:
+        return [c.name for c in self.columns.iterall() if not c.column.exclude_from_export]
+
+    def export_header(self) -> list[str]:
+        return [str(self.columns[name].header) for name in self._exported()]
+
+    def export_row(self, record) -> list:
+        row = BoundRow(record, table=self)
+        return [row.get_cell_value(name) for name in self._exported()]
 
     def render_participant(self, record):
         return participant_link(record.participant)

@@ -5,7 +5,6 @@ parts of the worklist and the participant page.
 Every read starts from participants.access (visible, get_visible_or_404, get_recordable_or_403);
 the forms (schedule/forms/deviations.py) call the services, which decide."""
 
-import csv
 import datetime as dt
 
 import django_filters
@@ -15,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Window
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -30,10 +29,9 @@ from dashboard.tables.deviations import (
     DraftDeviationTable,
     ParticipantDeviationTable,
 )
-from dashboard.views._common import Export, safe_next
+from dashboard.views._common import EXPORT_FORMATS, safe_next, stream_table
 from participants import access, signatures
 from participants.models import Site
-from participants.spreadsheets import spreadsheet_row
 from schedule.forms.deviations import DEVIATION_FORMS, VisitDateCorrectForm
 from schedule.models import (
     Deviation,
@@ -118,16 +116,6 @@ def counts(queryset) -> dict:
     )
 
 
-def _csv_lines(table):
-    class Echo:
-        def write(self, value):
-            return value
-
-    writer = csv.writer(Echo())
-    for row in table.as_values():
-        yield writer.writerow(spreadsheet_row(row))
-
-
 class DeviationListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     table_class = DeviationTable
     filterset_class = DeviationFilter
@@ -142,27 +130,20 @@ class DeviationListView(LoginRequiredMixin, SingleTableMixin, FilterView):
         return kwargs
 
     def get_table_pagination(self, table):
-        if self.request.GET.get("_export") in ("csv", "xlsx"):
+        if self.request.GET.get("_export") in EXPORT_FORMATS:
             return False  # a download holds every filtered row
         return {"per_page": PER_PAGE}
 
     def render_to_response(self, context, **kwargs):
         wanted = self.request.GET.get("_export")
-        if wanted == "csv":
-            # Streamed: the rows are written as they are read, never held as one file.
-            response = StreamingHttpResponse(
-                _csv_lines(context["table"]), content_type="text/csv; charset=utf-8"
-            )
-            response["Content-Disposition"] = 'attachment; filename="deviations.csv"'
-            return response
-        if wanted == "xlsx":
-            exporter = Export("xlsx", context["table"], dataset_kwargs={"title": "deviations"})
-            return exporter.response(filename="deviations.xlsx")
+        if wanted in EXPORT_FORMATS:
+            # Read in chunks and written as read (CSV streamed, XLSX row by row).
+            return stream_table(context["table"], wanted, "deviations")
         return super().render_to_response(context, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.request.GET.get("_export") not in ("csv", "xlsx"):
+        if self.request.GET.get("_export") not in EXPORT_FORMATS:
             context["counts"] = counts(self.object_list)
             context["statuses"] = [
                 (value, label, context["counts"][f"n_{value}"])
