@@ -48,7 +48,12 @@ from notifications.services.delivery import (
 from notifications.services.emails import admin_url, participant_url, render_email
 from notifications.services.enrollment_report import enrollment_report_queue
 from notifications.services.heartbeat import heartbeat_record
-from notifications.services.outbox import enqueue_send, outbox_add, outbox_resend
+from notifications.services.outbox import (
+    enqueue_send,
+    outbox_add,
+    outbox_add_many,
+    outbox_resend,
+)
 from notifications.services.reminders import ReminderScanResult, reminders_scan
 from notifications.services.safety_alerts import OverdueScanResult, overdue_scan
 from notifications.services.safety_events import SafetyEventScanResult, safety_events_scan
@@ -63,6 +68,7 @@ __all__ = [
     "enrollment_report_queue",
     "heartbeat_record",
     "outbox_add",
+    "outbox_add_many",
     "outbox_claim",
     "outbox_deliver_due",
     "outbox_resend",

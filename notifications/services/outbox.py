@@ -108,3 +108,36 @@ def outbox_resend(rows: QuerySet[OutboxEmail], *, now: dt.datetime | None = None
     for pk in ids:
         transaction.on_commit(lambda pk=pk: enqueue_send(pk))
     return count
+
+
+# How many dedup keys one existence check reads (SQLite limits the parameters of a query).
+_KEYS_PER_QUERY = 500
+
+
+def outbox_add_many(rows: list[OutboxEmail], *, now: dt.datetime) -> int:
+    """outbox_add for many rows at once: the rows whose dedup key is new are created in bulk
+    (conflicts on the key ignored, so a row made meanwhile stays as it is), and those due now
+    are sent to a worker after commit. Returns how many were created. A few queries per call,
+    not two per row."""
+    wanted = {row.dedup_key: row for row in rows}
+    keys = list(wanted)
+    existing = set()
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        existing |= set(
+            OutboxEmail.objects.filter(dedup_key__in=chunk).values_list("dedup_key", flat=True)
+        )
+    new = [row for key, row in wanted.items() if key not in existing]
+    for row in new:
+        row.to_email = row.recipient.email
+        row.subject = row.subject[:250]
+    OutboxEmail.objects.bulk_create(new, ignore_conflicts=True, batch_size=_KEYS_PER_QUERY)
+    due = [row.dedup_key for row in new if row.send_after <= now]
+    pks = []
+    for start in range(0, len(due), _KEYS_PER_QUERY):
+        chunk = due[start : start + _KEYS_PER_QUERY]
+        pks += OutboxEmail.objects.filter(dedup_key__in=chunk).values_list("pk", flat=True)
+    if pks:
+        # After commit: a worker must not look for a row that is not committed yet.
+        transaction.on_commit(lambda: [enqueue_send(pk) for pk in pks])
+    return len(new)

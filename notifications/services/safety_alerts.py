@@ -9,7 +9,6 @@ time; _missed_to_alert and _still_missed likewise.
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,8 +17,9 @@ from django.utils import timezone
 
 from notifications import selectors
 from notifications.models import MissedSafetyAlert, OutboxEmail, OutboxKind
+from notifications.services import batches
 from notifications.services.emails import admin_url, participant_url
-from notifications.services.outbox import outbox_add
+from notifications.services.outbox import outbox_add_many
 from participants.models import StaffRole
 from schedule.models import Assessment, AssessmentStatus, Visit
 from schedule.services.deviations import deviation_draft_for_overdue
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 # constant no other code uses; "SLE-001", then 1 for this scan).
 OVERDUE_SCAN_LOCK = 5_100_101
 
-# What every scan query loads with each assessment: the visit label ("APH #2") and the site.
-_RELATED = ("visit__participant__site", "visit__definition", "definition")
+# At most this many items per batch (whole visits), each batch committed on its own.
+SCAN_BATCH = 1000
 
 
 @dataclass
@@ -57,8 +57,9 @@ class OverdueScanResult:
         return {"nobody_to_alert": self.nobody_to_alert}
 
 
-@transaction.atomic
-def overdue_scan(*, now: dt.datetime | None = None) -> OverdueScanResult:
+def overdue_scan(
+    *, now: dt.datetime | None = None, batch_size: int = SCAN_BATCH
+) -> OverdueScanResult:
     """Flag safety assessments past due with no result (once each) and email the site's
     coordinators and investigators and the medical monitors; escalate to the study managers and
     medical monitors those still without a result OVERDUE_ESCALATION_HOURS after the flag; and
@@ -74,14 +75,22 @@ def overdue_scan(*, now: dt.datetime | None = None) -> OverdueScanResult:
     A visit marked missed after its items were flagged: the pending overdue emails are cancelled
     at send time and escalation no longer applies (the items are not pending), but the missed
     alert below covers the items.
+
+    A backlog is worked in batches of at most `batch_size` items (whole visits; batches.py),
+    each in its own transaction under the advisory lock: ids first from the partial index, then
+    the related rows of those ids only, emails created in bulk. No run holds the lock for the
+    whole backlog, and each batch's work is committed once done.
     """
     now = now or timezone.now()
-    _serialise_scan()
     result = OverdueScanResult()
     recipients = _Recipients()
-    _flag_overdue(now, recipients, result)
-    _escalate_overdue(now, recipients, result)
-    _alert_missed(now, recipients, result)
+    cursors = {step: None for step in (_flag_overdue, _escalate_overdue, _alert_missed)}
+    while cursors:
+        with transaction.atomic():
+            _serialise_scan()
+            for step, after in cursors.items():
+                cursors[step] = step(now, recipients, result, batch_size, after)
+        cursors = {step: after for step, after in cursors.items() if after != batches.DONE}
     return result
 
 
@@ -101,28 +110,25 @@ def safety_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict
 # --- Who is overdue, who missed (the one place each is decided) ---------------------------------
 
 
-def _overdue_to_flag(now: dt.datetime) -> list[Assessment]:
-    """Safety assessments past due with no result, not flagged yet."""
-    return list(selectors.assessments_to_flag(now).select_related(*_RELATED).order_by("due_at"))
+def _overdue_to_flag(now: dt.datetime, after, size: int) -> tuple[list[Assessment], object]:
+    """The next batch of safety assessments past due with no result, not flagged yet."""
+    batch = batches.next_batch(selectors.assessments_to_flag(now), after, size)
+    return batches.load(batch.ids, "due_at", "visit_id", "pk"), batch.cursor
 
 
-def _overdue_to_escalate(now: dt.datetime) -> list[Assessment]:
-    """Flagged assessments still without a result OVERDUE_ESCALATION_HOURS after the flag."""
+def _overdue_to_escalate(now: dt.datetime, after, size: int) -> tuple[list[Assessment], object]:
+    """The next batch of flagged assessments still without a result OVERDUE_ESCALATION_HOURS
+    after the flag."""
     cutoff = now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
-    return list(
-        selectors.assessments_to_escalate(cutoff)
-        .select_related(*_RELATED)
-        .order_by("overdue_flagged_at")
-    )
+    batch = batches.next_batch(selectors.assessments_to_escalate(cutoff), after, size)
+    return batches.load(batch.ids, "overdue_flagged_at", "visit_id", "pk"), batch.cursor
 
 
-def _missed_to_alert(now: dt.datetime) -> list[Assessment]:
-    """Safety assessments recorded as missed lately and not alerted about yet."""
-    return list(
-        selectors.missed_safety_to_alert(now)
-        .select_related(*_RELATED)
-        .order_by("visit_id", "definition__order")
-    )
+def _missed_to_alert(now: dt.datetime, after, size: int) -> tuple[list[Assessment], object]:
+    """The next batch of safety assessments recorded as missed lately, not alerted about yet."""
+    candidates = selectors.missed_safety_to_alert(now)
+    batch = batches.next_batch(candidates, after, size, by_due_time=False)
+    return batches.load(batch.ids, "visit_id", "definition__order"), batch.cursor
 
 
 def _still_overdue(assessments: list[Assessment], due_at: str | None) -> list[Assessment]:
@@ -157,9 +163,10 @@ def _serialise_scan() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OVERDUE_SCAN_LOCK])
 
 
-def _flag_overdue(now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult) -> None:
-    flag_ids = []
-    for (visit_id, due_at), group in _group_by_visit(_overdue_to_flag(now)).items():
+def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+    flag_ids, emails = [], []
+    found, cursor = _overdue_to_flag(now, after, size)
+    for (visit_id, due_at), group in batches.group_by_visit(found).items():
         visit = group[0].visit
         people = recipients.for_site(visit, "overdue")
         if not people:
@@ -168,50 +175,51 @@ def _flag_overdue(now: dt.datetime, recipients: "_Recipients", result: OverdueSc
         flag_ids += [a.pk for a in group]
         for a in group:  # an overdue safety item is an important protocol deviation
             deviation_draft_for_overdue(a, now)
-        _safety_emails(
+        emails += _safety_emails(
             OutboxKind.SAFETY_OVERDUE,
             group,
             people,
             f"overdue:v{visit_id}:{due_at.isoformat()}",
             _about(visit, len(group), "overdue"),
             now,
-            result,
         )
+    result.emails += outbox_add_many(emails, now=now)
     # Conditional on no flag yet: harmless now that scans are serialised, and keeps a flag time.
-    result.flagged = Assessment.objects.filter(
+    result.flagged += Assessment.objects.filter(
         pk__in=flag_ids, overdue_flagged_at__isnull=True
     ).update(overdue_flagged_at=now)
+    return cursor
 
 
-def _escalate_overdue(
-    now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult
-) -> None:
-    escalate_ids = []
-    for (visit_id, due_at), group in _group_by_visit(_overdue_to_escalate(now)).items():
+def _escalate_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+    escalate_ids, emails = [], []
+    found, cursor = _overdue_to_escalate(now, after, size)
+    for (visit_id, due_at), group in batches.group_by_visit(found).items():
         visit = group[0].visit
         people = recipients.for_escalation(visit)
         if not people:
             _nobody(group, "to escalate", result)
             continue
         escalate_ids += [a.pk for a in group]
-        _safety_emails(
+        emails += _safety_emails(
             OutboxKind.SAFETY_ESCALATION,
             group,
             people,
             f"escalation:v{visit_id}:{due_at.isoformat()}",
             _about(visit, len(group), "overdue"),
             now,
-            result,
         )
-    result.escalated = Assessment.objects.filter(
+    result.emails += outbox_add_many(emails, now=now)
+    result.escalated += Assessment.objects.filter(
         pk__in=escalate_ids, escalated_at__isnull=True
     ).update(escalated_at=now)
+    return cursor
 
 
-def _alert_missed(now: dt.datetime, recipients: "_Recipients", result: OverdueScanResult) -> None:
-    alerted = []
-    missed = _missed_to_alert(now)
-    for (visit_id, _), group in _group_by_visit(missed, by_due_time=False).items():
+def _alert_missed(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+    alerted, emails = [], []
+    missed, cursor = _missed_to_alert(now, after, size)
+    for (visit_id, _), group in batches.group_by_visit(missed, by_due_time=False).items():
         visit = group[0].visit
         people = recipients.for_site(visit, "missed-safety")
         if not people:
@@ -220,24 +228,18 @@ def _alert_missed(now: dt.datetime, recipients: "_Recipients", result: OverdueSc
         alerted += [MissedSafetyAlert(assessment=a, alerted_at=now) for a in group]
         # One email per visit and person for the items missed together (a visit marked missed);
         # an item of the same visit recorded not done later gets an email of its own.
-        _safety_emails(
+        emails += _safety_emails(
             OutboxKind.SAFETY_MISSED,
             group,
             people,
             f"missed:v{visit_id}:a{min(a.pk for a in group)}",
             _about(visit, len(group), "MISSED (important deviation)"),
             now,
-            result,
         )
+    result.emails += outbox_add_many(emails, now=now)
     MissedSafetyAlert.objects.bulk_create(alerted, ignore_conflicts=True)
-    result.missed = len(alerted)
-
-
-def _group_by_visit(assessments, *, by_due_time=True) -> dict:
-    groups = defaultdict(list)
-    for a in assessments:
-        groups[(a.visit_id, a.due_at if by_due_time else None)].append(a)
-    return groups
+    result.missed += len(alerted)
+    return cursor
 
 
 def _nobody(group, what: str, result: OverdueScanResult) -> None:
@@ -253,24 +255,25 @@ def _nobody(group, what: str, result: OverdueScanResult) -> None:
     )
 
 
-def _safety_emails(kind, group, recipients, dedup_key, subject, now, result) -> None:
+def _safety_emails(kind, group, recipients, dedup_key, subject, now) -> list[OutboxEmail]:
+    """The outbox rows (unsaved) of one visit's alert, one per recipient: created in bulk."""
     first = group[0]
     visit = first.visit
     context = {"assessments": [a.pk for a in group], "due_at": first.due_at.isoformat()}
-    for user in recipients:
-        _, created = outbox_add(
+    return [
+        OutboxEmail(
             dedup_key=f"{dedup_key}:u{user.pk}",
             recipient=user,
             kind=kind,
             send_after=now,
-            now=now,
             subject=subject,
             participant_id=visit.participant_id,
             visit_id=visit.pk,
             assessment_id=first.pk if len(group) == 1 else None,
             context=context,
         )
-        result.emails += created
+        for user in recipients
+    ]
 
 
 def _about(visit: Visit, count: int, what: str) -> str:
