@@ -22,6 +22,7 @@ from schedule.models import (
 from schedule.services.deviations import (
     deviation_draft_for_missed_visit,
     deviation_draft_for_out_of_window,
+    visit_window,
 )
 from schedule.windows import window_closes_at, window_for
 
@@ -162,7 +163,8 @@ def mark_done(
     visit.status = VisitStatus.DONE
     visit.actual_date = actual_date
     visit.started_at = started_at
-    visit.in_window = visit.window_start <= actual_date <= visit.window_end
+    # The same test the record form's confirm and the date correction use.
+    visit.in_window = visit_window(visit).contains(actual_date)
     visit.dose, visit.lot = dose, lot
     visit.recorded_by = by
     visit.recorded_at = timezone.now()
