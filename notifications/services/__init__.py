@@ -2,7 +2,7 @@
 
 One module per subject; this package re-exports the public actions, so callers write
 `services.overdue_scan(...)`. The modules import each other in one direction only (emails <-
-outbox <- reminders, safety_alerts, safety_events, enrollment_report <- delivery), and none imports
+outbox, deviation_digest <- reminders, safety_alerts, safety_events, enrollment_report <- delivery), and none imports
 notifications.tasks: the outbox asks for the send task by its registered name.
 
     emails.py             templates of each kind, the links in them (reverse() + SITE_URL), and
@@ -13,6 +13,8 @@ notifications.tasks: the outbox asks for the send task by its registered name.
                           the every-minute delivery of due rows
     reminders.py          the hourly visit-reminder scan (digest or one email per item) and what a
                           reminder says when sent
+    deviation_digest.py   deviation drafts older than 5 business days, listed in the daily digest
+                          by reminders.py
     safety_alerts.py      the overdue scan: overdue flags, escalation, missed-safety alerts, who
                           is told; and what a safety alert says when sent
     safety_events.py      the every-minute safety-event scan: CRS/ICANS and grade >= 3 gradings,
