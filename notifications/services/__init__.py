@@ -2,8 +2,9 @@
 
 One module per subject; this package re-exports the public actions, so callers write
 `services.overdue_scan(...)`. The modules import each other in one direction only (emails <-
-outbox, deviation_digest <- reminders, safety_alerts, safety_events, enrollment_report <- delivery), and none imports
-notifications.tasks: the outbox asks for the send task by its registered name.
+outbox, deviation_digest <- reminders, safety_alerts, safety_events, enrollment_report <-
+delivery), and none imports notifications.tasks: the outbox asks for the send task by its
+registered name.
 
     emails.py             templates of each kind, the links in them (reverse() + SITE_URL), and
                           the Message-ID
