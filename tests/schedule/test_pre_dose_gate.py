@@ -60,10 +60,16 @@ def unrecord(journey, code):
 
 
 def record_at(journey, code, at: dt.datetime):
-    """A typed result (not CBC or IgG, which are entered as lab values with units)."""
+    """A typed result (not CBC or IgG, which are entered as lab values with units), recorded again
+    at another time: a changed result, with its reason."""
     with journey.on(INF2_DAY, hour=8):
         services.assessment_record(
-            item(journey, code), result="normal", is_abnormal=False, completed_at=at, by=journey.by
+            item(journey, code),
+            result="normal",
+            is_abnormal=False,
+            completed_at=at,
+            by=journey.by,
+            reason="Result time corrected",
         )
 
 
@@ -202,6 +208,7 @@ def test_crs_icans_abnormal_after_the_previous_infusion_is_listed_with_the_other
             is_abnormal=True,
             completed_at=journey.at(D0, 20),
             by=journey.by,
+            reason="Re-assessed: CRS grade 2",
         )
     crs_hold(journey)
     message = refusal(journey).messages[0]

@@ -33,6 +33,7 @@ def test_abnormal_crs_after_an_infusion_holds_the_next_until_recorded_normal(jou
             is_abnormal=True,
             completed_at=journey.at(D0, 19),
             by=journey.by,
+            reason="Re-assessed: CRS grade 2",
         )
     with pytest.raises(ValidationError, match="On hold: CRS_ICANS after INF1 is abnormal"):
         journey.infuse(2, D0 + days(7))
@@ -44,6 +45,7 @@ def test_abnormal_crs_after_an_infusion_holds_the_next_until_recorded_normal(jou
             is_abnormal=False,
             completed_at=journey.at(D0 + days(3), 10),
             by=journey.by,
+            reason="Re-assessed: resolved",
         )
     assert journey.infuse(2, D0 + days(7)).status == VisitStatus.DONE
 
