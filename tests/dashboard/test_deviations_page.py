@@ -436,3 +436,33 @@ def test_an_investigator_signs_to_close_an_important_deviation_on_its_page(
     html = get(client, reverse("dashboard:deviation", args=[late.pk]))
     assert f"{investigator.get_username()}, “deviation reviewed”" in html
     assert "UTC" in html and "(site time)" in html
+
+
+def test_an_unknown_step_is_a_404_and_a_get_of_a_step_is_refused(logged_in, late):
+    assert post(logged_in, action_url(late, "delete"), {}).status_code == 404
+    with frozen():
+        assert logged_in.get(action_url(late, "withdraw")).status_code == 405
+    assert Deviation.objects.get(pk=late.pk).status == DeviationStatus.DRAFT
+
+
+def test_a_report_to_the_irb_needs_its_time_too(logged_in, late):
+    response = post(
+        logged_in, action_url(late, "edit"), edit_form(late, reported_to_irb_on="2026-03-01")
+    )
+
+    assert field_error(response.content.decode(), "reported_to_irb_time") == (
+        "Enter the time it was reported."
+    )
+    assert Deviation.objects.get(pk=late.pk).reported_to_irb_at is None
+
+
+def test_a_report_to_the_irb_is_entered_in_site_time(logged_in, late, site):
+    response = post(
+        logged_in,
+        action_url(late, "edit"),
+        edit_form(late, reported_to_irb_on="2026-03-09", reported_to_irb_time="16:30"),
+    )
+
+    assert response.status_code == 302
+    reported = Deviation.objects.get(pk=late.pk).reported_to_irb_at
+    assert reported == dt.datetime(2026, 3, 9, 20, 30, tzinfo=dt.UTC)  # EDT (UTC-4) since 8 March

@@ -3,6 +3,8 @@ action, or withdrawn with the reason; edits of an open deviation carry a reason 
 its history, and a save that changes nothing writes none. A visit's date corrected into its window
 withdraws the out-of-window draft; corrected out of it, drafts it (once)."""
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -359,3 +361,34 @@ def test_a_deviation_that_is_not_important_closes_without_a_signature(journey, l
     closed = services.deviation_close(deviation, by=journey.by, corrective_action="Called.")
 
     assert closed.status == DeviationStatus.CLOSED and closed.signed_at is None
+
+
+# --- The report to the IRB ---------------------------------------------------------------------
+
+
+def test_the_report_to_the_irb_is_kept_and_one_in_the_future_is_refused(journey, late_scr):
+    deviation = Deviation.objects.get()
+    now = journey.at(SCR_WINDOW_END + days(5), 12)
+
+    with pytest.raises(ValidationError) as refused:
+        services.deviation_edit(
+            deviation, by=journey.by, now=now, reported_to_irb_at=now + dt.timedelta(minutes=1)
+        )
+    assert field_errors(refused)["reported_to_irb_at"] == [
+        "The report to the IRB is in the future."
+    ]
+
+    services.deviation_edit(deviation, by=journey.by, now=now, reported_to_irb_at=now)
+    assert Deviation.objects.get().reported_to_irb_at == now
+
+
+def test_a_report_to_the_irb_before_the_deviation_occurred_is_refused(journey, late_scr):
+    deviation = Deviation.objects.get()
+    day_before = journey.at(deviation.occurred_on - days(1), 23)
+
+    with pytest.raises(ValidationError) as refused:
+        services.deviation_edit(deviation, by=journey.by, reported_to_irb_at=day_before)
+
+    assert field_errors(refused)["reported_to_irb_at"][0].startswith(
+        "The report to the IRB is before the deviation occurred (21 Jan 2026)"
+    )
