@@ -259,6 +259,10 @@ class ParticipantPage:
     visits: list[Visit]
     history: list
     progress: Progress
+    moves: list = field(default_factory=list)  # Reanchor rows, latest first
+
+
+MOVES_SHOWN = 20
 
 
 def participant_page(user, pk: int) -> ParticipantPage:
@@ -285,6 +289,12 @@ def participant_page(user, pk: int) -> ParticipantPage:
         .order_by("target_date", "definition__order", "occurrence")
     )
     history = list(participant.status_changes.select_related("changed_by").order_by("-changed_at"))
+    # The first-infusion moves (re-anchoring), at most MOVES_SHOWN: one query.
+    moves = list(
+        participant.reanchors.select_related("changed_by").order_by("-changed_at", "-pk")[
+            :MOVES_SHOWN
+        ]
+    )
     today = site_today(participant.site)
     schedule = getattr(participant, "schedule", None)
     return ParticipantPage(
@@ -294,6 +304,7 @@ def participant_page(user, pk: int) -> ParticipantPage:
         visits=visits,
         history=history,
         progress=phase_progress(participant, today),
+        moves=moves,
     )
 
 

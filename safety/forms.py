@@ -30,7 +30,7 @@ class LabValuesForm(ServiceForm):
     completed_on = date_field("Date of the result")
     completed_time = time_field("Time (site time)")
 
-    aliases = {"completed_at": "completed_on"}
+    aliases = {"completed_at": "completed_time"}  # "result time" refusals, as AssessmentForm
 
     def __init__(self, *args, assessment, user, **kwargs):
         self.assessment, self.user = assessment, user
@@ -66,7 +66,8 @@ class LabValuesForm(ServiceForm):
     def _initial(self, site) -> dict:
         """Today at the site for a new entry; the earlier entry when values are re-entered."""
         initial = {f"{code}_unit": LAB_UNITS[code][0] for code in self.codes}
-        initial["completed_on"] = site_today(site)
+        # Recorded late, a result belongs to the day of its visit, not to today.
+        initial["completed_on"] = self.assessment.visit.actual_date or site_today(site)
         for row in self.assessment.lab_results.all():
             initial[f"{row.code}_value"] = labs.plain(row.entered_value)
             initial[f"{row.code}_unit"] = row.entered_unit

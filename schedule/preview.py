@@ -11,15 +11,14 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from participants.services.dates import consent_to_first_infusion_problem
 from participants.spreadsheets import spreadsheet_cell
 from schedule.models import Anchor, ProtocolVersion, VisitKind
 from schedule.services import (
-    apheresis_gap_warning,
     protocol_as_data,
     protocol_current,
     protocol_problems,
 )
+from schedule.services.first_infusion_dates import first_infusion_date_check
 from schedule.windows import Window, window_for
 
 COLUMNS = ("code", "name", "target_date", "window_start", "window_end", "assessments")
@@ -90,14 +89,6 @@ def _span(window: Window) -> str:
     return f"{window.start:%d %b}–{window.end:%d %b %Y}"
 
 
-def date_errors(consent_on: dt.date, first_infusion_on: dt.date | None) -> list[str]:
-    """PROTOCOL.md rules on the two anchors that no schedule can satisfy."""
-    if first_infusion_on is None:
-        return []
-    problem = consent_to_first_infusion_problem(consent_on, first_infusion_on)
-    return [problem] if problem else []
-
-
 def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
     """Clashes between consent-anchored and first-infusion-anchored visits.
 
@@ -118,14 +109,6 @@ def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
                 warnings.append(
                     f"The {c.code} window ({_span(c.window)}) overlaps {d.code} ({_span(d.window)})."
                 )
-    apheresis = next((r for r in by_consent if r.kind == VisitKind.APHERESIS), None)
-    first = next((r for r in by_infusion if r.kind == VisitKind.FIRST_INFUSION), None)
-    if apheresis and first:
-        warning = apheresis_gap_warning(
-            apheresis.window.target, first.window.target, "the planned leukapheresis"
-        )
-        if warning:
-            warnings.append(warning)
     return warnings
 
 
@@ -135,11 +118,14 @@ def schedule_preview(
     first_infusion_on: dt.date | None = None,
     *,
     protocol_errors: list[str] | tuple = (),
+    today: dt.date | None = None,
 ) -> Preview:
     """The visits of protocol `data` laid out from C0 (and D0, when given), sorted by date.
 
     Event- and withdrawal-anchored visits (UNS, ET) have no date until the event, so they are not
-    listed. Without a first-infusion date only the consent-anchored visits are.
+    listed. Without a first-infusion date only the consent-anchored visits are. The dates are
+    checked by first_infusion_date_check, as planning D0 checks them (`today`: the day to check
+    a past D0 against; None skips that check).
     """
     anchors = {Anchor.CONSENT: consent_on}
     if first_infusion_on is not None:
@@ -160,13 +146,27 @@ def schedule_preview(
         )
         rows.append((window.target, order, row))
     rows = [row for _target, _order, row in sorted(rows, key=lambda t: t[:2])]
-    errors = list(protocol_errors) + date_errors(consent_on, first_infusion_on)
-    warnings = [] if errors else cross_anchor_warnings(rows)
+    errors, warnings = list(protocol_errors), []
+    if first_infusion_on is not None:
+        apheresis = next((r for r in rows if r.kind == VisitKind.APHERESIS), None)
+        check = first_infusion_date_check(
+            consent_on,
+            first_infusion_on,
+            leukapheresis_on=apheresis.window.target if apheresis else None,
+            today=today,
+        )
+        errors += check.errors
+        warnings = check.warnings
+    warnings = [] if errors else cross_anchor_warnings(rows) + warnings
     return Preview(protocol_version=data["version"], rows=rows, errors=errors, warnings=warnings)
 
 
 def protocol_preview(
-    consent_on: dt.date, first_infusion_on: dt.date | None = None, *, version: int | None = None
+    consent_on: dt.date,
+    first_infusion_on: dt.date | None = None,
+    *,
+    version: int | None = None,
+    today: dt.date | None = None,
 ) -> Preview:
     """The preview under stored protocol `version` (default: the current one).
 
@@ -181,4 +181,5 @@ def protocol_preview(
         consent_on,
         first_infusion_on,
         protocol_errors=protocol_problems(protocol),
+        today=today,
     )

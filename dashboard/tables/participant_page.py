@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from dashboard.selectors import study_day
 from dashboard.tables.base import DATE, NOWRAP, BaseTable, fmt_date, fmt_window, with_next
 from schedule.models import AssessmentStatus, PreDoseOverride, VisitStatus
+from schedule.services.visits import window_not_open_problem
 
 
 class TimelineTable(BaseTable):
@@ -167,13 +168,18 @@ class TimelineTable(BaseTable):
     def render_action(self, record):
         if record.status != VisitStatus.SCHEDULED:
             return ""
+        # Nothing to record before the window opens (INF1 excepted: it may be given early).
+        if self.today and window_not_open_problem(record, self.today):
+            return format_html(
+                '<small class="muted">window opens {}</small>', fmt_date(record.window_start)
+            )
         links = [
             format_html(
                 '<a class="button" href="{}">Record done</a>',
                 with_next(reverse("dashboard:visit_done", args=[record.pk]), self.next_url),
             )
         ]
-        if record.definition.missable and self.today and record.window_start <= self.today:
+        if record.definition.missable and self.today:
             links.append(
                 format_html(
                     '<a class="button secondary" href="{}">Missed</a>',

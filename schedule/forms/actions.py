@@ -9,8 +9,10 @@ from participants.services.dates import site_today
 from participants.signatures import PASSWORD_FIELD, SignatureFormPart, SignatureMeaning
 from participants.transitions import is_allowed
 from schedule import services
-from schedule.forms.base import YES_NO, ServiceForm, date_field, text_area
+from schedule.forms.base import DATE_FORMATS, YES_NO, ServiceForm, date_field, text_area
+from schedule.services.infusions import first_infusion_check
 from schedule.services.lifecycle import eligibility_draft
+from schedule.services.reanchoring import d0_move_preview
 
 
 class ActionForm(ServiceForm):
@@ -48,7 +50,25 @@ class PlanInfusionForm(ActionForm):
     explanation = "Lays out the infusion and follow-up visits from D0; moving D0 moves every visit not yet done."
     planned_on = date_field("Planned first-infusion date")
     reason = text_area("Reason (required when D0 moves)", required=False)
+    # The date whose move the coordinator was shown: the move is saved only when it is confirmed.
+    preview_of = forms.DateField(
+        widget=forms.HiddenInput, required=False, input_formats=DATE_FORMATS
+    )
     aliases = {"first_infusion_on": "planned_on"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        schedule = getattr(self.participant, "schedule", None)
+        self.d0 = schedule.infusion_anchor if schedule else None
+        if self.d0:
+            # A move starts from the D0 it moves, not from today.
+            self.initial["planned_on"] = self.d0
+            self.explanation = (
+                f"D0 is planned on {self.d0:%d %b %Y}. Moving it moves every visit not yet done: "
+                "you see each one's old and new dates before confirming."
+            )
+        self.moves = None  # [VisitMove] shown for confirmation
+        self.preview_warnings: list[str] = []
 
     @classmethod
     def available(cls, participant):
@@ -57,6 +77,37 @@ class PlanInfusionForm(ActionForm):
             Status.APHERESIS_DONE,
             Status.MANUFACTURING_FAILED,
         )
+
+    def _moving(self, data) -> bool:
+        return self.d0 is not None and data["planned_on"] != self.d0
+
+    def perform(self):
+        data = self.cleaned_data
+        if self._moving(data) and data.get("preview_of") != data["planned_on"]:
+            return self._preview(data)
+        result = super().perform()
+        if result is None and self._moving(data):
+            self._preview(data)  # refused (e.g. no reason): keep the moves in view
+        elif result is not None and self._moving(data):
+            moved = self.participant.reanchors.order_by("-changed_at", "-pk").first()
+            self.success_message = (
+                f"first infusion (D0) moved from {moved.old_anchor:%d %b %Y} to "
+                f"{moved.new_anchor:%d %b %Y}; {moved.visits_moved} visit"
+                f"{'' if moved.visits_moved == 1 else 's'} moved"
+            )
+        return result
+
+    def _preview(self, data):
+        """Show which visits move where (the function the move itself uses); save nothing."""
+        check = self.save_with(lambda: first_infusion_check(self.participant, data["planned_on"]))
+        if check is None:
+            return None
+        self.moves = d0_move_preview(self.participant, data["planned_on"])
+        self.preview_warnings = check.warnings
+        self.data = self.data.copy()
+        self.data[self.add_prefix("preview_of")] = data["planned_on"].isoformat()
+        self.submit_label = f"Confirm: move D0 and {len(self.moves)} visits"
+        return None
 
     def call(self, data):
         return services.first_infusion_plan(

@@ -16,13 +16,17 @@ class AssessmentForm(ServiceForm):
     completed_on = date_field("Date of the result")
     completed_time = time_field("Time (site time)")
 
-    aliases = {"completed_at": "completed_on"}
+    # The services' "result time" refusals (future, before consent, before the infusion) go
+    # under the time field, where the coordinator fixes them.
+    aliases = {"completed_at": "completed_time"}
 
     def __init__(self, *args, assessment, user, **kwargs):
         self.assessment, self.user = assessment, user
         site = assessment.visit.participant.site
         self.tz = site.tz
-        initial = {"completed_on": site_today(site)}
+        # Recorded late, a result belongs to the day of its visit, not to today.
+        visit_day = assessment.visit.actual_date
+        initial = {"completed_on": visit_day or site_today(site)}
         if assessment.completed_at:
             local = assessment.completed_at.astimezone(self.tz)
             initial = {

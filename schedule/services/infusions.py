@@ -24,15 +24,16 @@ from schedule.models import (
     VisitStatus,
 )
 from schedule.services.deviations import deviation_draft_for_override
+from schedule.services.first_infusion_dates import (  # the first three re-exported by the package
+    APHERESIS_TO_INFUSION_MIN_DAYS,  # noqa: F401
+    APHERESIS_TO_INFUSION_WARN_DAYS,  # noqa: F401
+    FirstInfusionDateCheck,
+    apheresis_gap_warning,  # noqa: F401
+    first_infusion_date_check,
+)
 from schedule.services.holds import open_holds
 from schedule.services.layout import close_open_visits, definitions, lay_out, mark_done
 from schedule.services.reanchoring import reanchor
-
-# First infusion planned 14-21 days after leukapheresis [PUBLIC]; later than this is unusual.
-APHERESIS_TO_INFUSION_WARN_DAYS = 28
-
-
-APHERESIS_TO_INFUSION_MIN_DAYS = 14
 
 
 @transaction.atomic
@@ -56,7 +57,7 @@ def first_infusion_plan(
             f"{participant.label} is {participant.get_status_display().lower()}: the first "
             "infusion can be planned only after enrollment and before it is given."
         )
-    dates.check_first_infusion_date(participant, planned_on)
+    check = first_infusion_check(participant, planned_on)
     schedule = participant.schedule
     if schedule.infusion_anchor is None:
         # After a manufacturing failure the voided D0 visits stay on record; the new plan's
@@ -76,26 +77,34 @@ def first_infusion_plan(
         if not reason.strip():
             raise ValidationError({"reason": "Give the reason the first infusion moves."})
         reanchor(participant, schedule, planned_on, reason=reason, by=by)
-    return _infusion_plan_warnings(participant, planned_on)
+    return check.warnings
 
 
-def _infusion_plan_warnings(participant: Participant, d0: dt.date) -> list[str]:
-    apheresis = participant.aphereses.order_by("-collected_on").first()
-    if apheresis is None:
-        return []
-    warning = apheresis_gap_warning(apheresis.collected_on, d0, "the leukapheresis")
-    return [warning] if warning else []
-
-
-def apheresis_gap_warning(collected_on: dt.date, d0: dt.date, what: str) -> str:
-    """A warning when D0 is not 14-28 days after the leukapheresis, or "" (pure)."""
-    gap = (d0 - collected_on).days
-    if APHERESIS_TO_INFUSION_MIN_DAYS <= gap <= APHERESIS_TO_INFUSION_WARN_DAYS:
-        return ""
-    return (
-        f"The first infusion is {gap} days after {what} ({collected_on:%d %b %Y}); the protocol "
-        f"plans {APHERESIS_TO_INFUSION_MIN_DAYS}-21 days for manufacturing."
+def first_infusion_check(participant: Participant, d0: dt.date) -> FirstInfusionDateCheck:
+    """Check D0 for this participant (first_infusion_date_check, the function schedule_preview
+    uses too) and refuse on an error; the warnings are returned. The leukapheresis is the one
+    still to come (an open APH visit's target: a warning) or else the last one collected (an
+    error when D0 is not after it)."""
+    dates.check_plausible_date(d0, "first_infusion_on", participant.site)
+    planned = (
+        participant.visits.open()
+        .filter(definition__kind=VisitKind.APHERESIS)
+        .order_by("-occurrence")
+        .first()
     )
+    collected = participant.aphereses.order_by("-collected_on").first()
+    check = first_infusion_date_check(
+        participant.consent_date,
+        d0,
+        leukapheresis_on=planned.target_date
+        if planned
+        else getattr(collected, "collected_on", None),
+        leukapheresis_done=planned is None and collected is not None,
+        today=dates.site_today(participant.site),
+    )
+    if check.errors:
+        raise ValidationError({"first_infusion_on": check.errors})
+    return check
 
 
 # --- The pre-dose gate ------------------------------------------------------------------------------
@@ -261,7 +270,7 @@ def treatment_start(
             "Plan the first infusion first, then record the pre-dose results on INF1."
         )
     if schedule.infusion_anchor != d0 and participant.status == Status.APHERESIS_DONE:
-        dates.check_first_infusion_date(participant, d0)
+        first_infusion_check(participant, d0)
         reanchor(
             participant,
             schedule,

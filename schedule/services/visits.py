@@ -33,6 +33,20 @@ from schedule.services.layout import (
 )
 
 
+def window_not_open_problem(
+    visit: Visit, today: dt.date, *, action: str = "recorded as done"
+) -> str:
+    """Why `visit` is not to be recorded yet on the site's `today`, or "": its window has not
+    opened (Visit.window_opened). INF1 is the exception: giving it on another day than planned
+    moves D0 and every visit with it. Pure: the pages offer "Record done" and "Missed" only when
+    it is "", visit_mark_missed refuses on it, and so does the completion visit (M12), which is
+    not due before its window. Other visits may still be recorded early (out of window, a
+    deviation) from their form."""
+    if visit.definition.kind == VisitKind.FIRST_INFUSION or visit.window_opened(today):
+        return ""
+    return f"{visit}'s window opens on {visit.window_start:%d %b %Y}: it cannot be {action} yet."
+
+
 def _check_visit_open(visit: Visit, actual_date: dt.date) -> None:
     if visit.status != VisitStatus.SCHEDULED:
         raise ValidationError(f"{visit} is already {visit.get_status_display().lower()}.")
@@ -108,6 +122,10 @@ def visit_record_done(
     if visit.definition.anchor == Anchor.FIRST_INFUSION:
         _check_after_first_infusion(visit, participant, actual_date)
     if kind == VisitKind.COMPLETION:
+        # Before its window the completion visit is not due at all: say that, not which earlier
+        # visit is still open.
+        if problem := window_not_open_problem(visit, dates.site_today(participant.site)):
+            raise ValidationError(problem)
         _check_nothing_open_before(visit, participant)
     completes = kind == VisitKind.COMPLETION and participant.status != Status.WITHDRAWN
     if completes and participant.status != Status.IN_FOLLOW_UP:
@@ -205,10 +223,8 @@ def visit_mark_missed(visit: Visit, *, reason: str, by) -> Visit:
             "first infusion, move the plan instead."
         )
     today = dates.site_today(visit.participant.site)
-    if today < visit.window_start:
-        raise ValidationError(
-            f"{visit}'s window opens on {visit.window_start:%d %b %Y}; it cannot be missed yet."
-        )
+    if problem := window_not_open_problem(visit, today, action="missed"):
+        raise ValidationError(problem)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the visit was missed."})
     infusion = visit.definition.kind == VisitKind.INFUSION

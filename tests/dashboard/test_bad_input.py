@@ -257,7 +257,8 @@ def test_an_88_character_reason_for_moving_the_first_infusion_is_saved_whole(peo
     with frozen():
         response = client.post(
             reverse("dashboard:participant_action", args=[p.pk, "plan-infusion"]),
-            {"planned_on": "2026-03-23", "reason": reason},
+            # Confirming the move previewed for that date (the first post shows the preview).
+            {"planned_on": "2026-03-23", "reason": reason, "preview_of": "2026-03-23"},
         )
     assert response.status_code == 302
     move = Reanchor.objects.get(participant=p)

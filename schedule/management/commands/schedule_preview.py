@@ -40,6 +40,11 @@ class Command(BaseCommand):
             "--format", dest="output_format", choices=("table", "csv"), default="table"
         )
         parser.add_argument(
+            "--today",
+            help="Warn when the first infusion is before this day (YYYY-MM-DD; e.g. the site's "
+            "today), as planning D0 on the participant page does.",
+        )
+        parser.add_argument(
             "--protocol-version",
             dest="protocol_version",
             type=int,
@@ -52,9 +57,10 @@ class Command(BaseCommand):
         output_format = options.get("output_format") or "table"
         if output_format not in ("table", "csv"):
             raise CommandError(f"--format: choose table or csv, not “{output_format}”.")
+        today = parse_date(options.get("today"), "--today")
         version = options.get("protocol_version")
         try:
-            preview = protocol_preview(consent_on, first_infusion_on, version=version)
+            preview = protocol_preview(consent_on, first_infusion_on, version=version, today=today)
         except ProtocolVersion.DoesNotExist:
             known = ", ".join(
                 str(v) for v in ProtocolVersion.objects.values_list("version", flat=True)
