@@ -1,6 +1,7 @@
 """Reason for change (participants.audit.reason_for_change): changing recorded data (a result, lab
 values, a visit's date, the planned first infusion that dates the visits) asks for the reason and
-keeps it in the history; a save that changes nothing writes no history row."""
+keeps it in the history; a save that changes nothing writes no history row (nor does an adverse
+event's seriousness, report or resolution recorded again: refused)."""
 
 import datetime as dt
 
@@ -8,8 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from safety.models import LabResult
+from safety.models import ActionTaken, LabResult, Outcome, Relatedness, Seriousness
+from safety.services import adverse_events as ae
 from safety.services import labs
+from safety.services.sae import sae_report_to_sponsor
 from schedule import services
 from schedule.services.deviations_corrections import visit_date_correct
 from tests.support import D0, ENROLL_ON, NORMAL_LABS, Journey, record_result
@@ -224,3 +227,64 @@ def test_the_same_visit_date_again_writes_no_history_row(journey):
     with pytest.raises(ValidationError):
         correct_scr(journey, DAY, reason="No change")
     assert scr.history.count() == rows
+
+
+# --- adverse events: a repeated change is refused and writes no history row -----------------
+
+AE_DAY = dt.date(2026, 1, 20)
+
+
+def serious_fever(journey):
+    with journey.on(AE_DAY):
+        return ae.ae_record(
+            journey.p,
+            by=journey.by,
+            term="Fever after the screening visit",
+            onset_date=AE_DAY - dt.timedelta(days=1),
+            grade=3,
+            serious=True,
+            seriousness_criteria=[Seriousness.HOSPITALISATION],
+            related_to_product=Relatedness.NOT_RELATED,
+            related_to_leukapheresis=Relatedness.NOT_RELATED,
+            action_taken=ActionTaken.NONE,
+            outcome=Outcome.NOT_RECOVERED,
+            aware_at=journey.at(AE_DAY, 9),
+        )
+
+
+def test_the_same_seriousness_again_is_refused_and_writes_no_history_row(journey):
+    event = serious_fever(journey)
+    rows = event.history.count()
+    with journey.on(AE_DAY), pytest.raises(ValidationError) as refused:
+        ae.ae_update_seriousness(
+            event,
+            serious=True,
+            seriousness_criteria=[Seriousness.HOSPITALISATION],
+            by=journey.by,
+        )
+    assert refused.value.message_dict == {"seriousness_criteria": ["Nothing changed."]}
+    assert event.history.count() == rows
+
+
+def test_an_sae_report_recorded_twice_writes_no_second_history_row(journey):
+    event = serious_fever(journey)
+    with journey.on(AE_DAY):
+        sae_report_to_sponsor(event, at=journey.at(AE_DAY, 10), by=journey.by)
+        rows = event.history.count()
+        with pytest.raises(ValidationError):
+            sae_report_to_sponsor(event, at=journey.at(AE_DAY, 10), by=journey.by)
+    assert event.history.count() == rows
+
+
+def test_an_event_resolved_twice_writes_no_second_history_row(journey):
+    event = serious_fever(journey)
+    with journey.on(AE_DAY + dt.timedelta(days=2)):
+        ae.ae_resolve(
+            event, on=AE_DAY + dt.timedelta(days=1), outcome=Outcome.RECOVERED, by=journey.by
+        )
+        rows = event.history.count()
+        with pytest.raises(ValidationError):
+            ae.ae_resolve(
+                event, on=AE_DAY + dt.timedelta(days=1), outcome=Outcome.RECOVERED, by=journey.by
+            )
+    assert event.history.count() == rows
