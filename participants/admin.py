@@ -1,8 +1,10 @@
+import contextlib
 from functools import wraps
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from participants import access
@@ -51,9 +53,27 @@ class AuditedAdmin(SimpleHistoryAdmin):
         if not self.get_queryset(request).filter(pk=object_id).exists():
             raise Http404
 
+    def in_site_zone(self, request, object_id):
+        """A record's pages show its times in its site's zone, with the zone's abbreviation
+        (sle001/formats); lists and records without a site stay in UTC."""
+        obj = None
+        if object_id is not None and hasattr(self.model, "SITE_PATH"):
+            obj = self.get_queryset(request).filter(pk=object_id).first()
+        if obj is None:
+            return contextlib.nullcontext()
+        return timezone.override(access.site_of(obj).tz)
+
+    def rendered_in_site_zone(self, request, object_id, view, *args):
+        # A TemplateResponse renders after the view returns: render it inside the zone.
+        with self.in_site_zone(request, object_id):
+            response = view(request, object_id, *args)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
     def history_view(self, request, object_id, extra_context=None):
         self._check_visible(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+        return self.rendered_in_site_zone(request, object_id, super().history_view, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self._check_visible(request, object_id)
@@ -140,7 +160,9 @@ class ClinicalAdmin(AuditedAdmin):
                 "Clinical records are not edited field by field: use the forms on the page."
             )
         extra_context = {**(extra_context or {}), **NO_SAVE_BUTTONS}
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        return self.rendered_in_site_zone(
+            request, object_id, super().changeform_view, form_url, extra_context
+        )
 
 
 class ReadOnlyAdmin(ClinicalAdmin):

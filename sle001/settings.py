@@ -119,6 +119,8 @@ STUDY_TIME_ZONE = env_time_zone("STUDY_TIME_ZONE", "America/New_York")
 STUDY_ENROLLMENT_TARGET = env_int("STUDY_ENROLLMENT_TARGET", 30, minimum=1)
 USE_I18N = True
 USE_TZ = True
+# Dates YYYY-MM-DD (as the date inputs take them) and times with their zone: sle001/formats/en.
+FORMAT_MODULE_PATH = ["sle001.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))

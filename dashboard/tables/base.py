@@ -12,8 +12,10 @@ from django_tables2.rows import BoundRow, BoundRows
 from django_tables2.utils import signature
 
 from dashboard.selectors import CLOSING_SOON_DAYS
+from dashboard.templatetags.times import local_text
 
-DATE = "%d %b %Y"
+# One date format throughout, the one the date inputs take (sle001/formats for templates).
+DATE = "%Y-%m-%d"
 # Dates and ids read badly when broken over lines.
 NOWRAP = {"td": {"class": "nowrap"}}
 
@@ -27,17 +29,16 @@ def fmt_window(start: dt.date | None, end: dt.date | None) -> str:
         return ""
     if start == end:
         return fmt_date(start)
-    if start.year == end.year:
-        return f"{start:%d %b} – {end:{DATE}}"
     return f"{fmt_date(start)} – {fmt_date(end)}"
 
 
 def fmt_local(moment: dt.datetime, tz) -> str:
-    """A due time in the site's time zone. Midnight is the close of the previous day's window."""
+    """A due time in the site's time zone, with the zone's abbreviation. Midnight is the close of
+    the previous day's window."""
     local = moment.astimezone(tz)
     if local.time() == dt.time(0):
         return f"end of {fmt_date(local.date() - dt.timedelta(days=1))}"
-    return local.strftime(f"{DATE} %H:%M")
+    return local_text(moment, tz)
 
 
 def days_text(days: int | None) -> str:

@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from dashboard.selectors import study_day
-from dashboard.tables.base import DATE, NOWRAP, BaseTable, fmt_date, fmt_window, with_next
+from dashboard.tables.base import NOWRAP, BaseTable, fmt_date, fmt_window, with_next
+from dashboard.templatetags.times import local_time_html
 from schedule.models import AssessmentStatus, PreDoseOverride, VisitStatus
 from schedule.services.visits import window_not_open_problem
 
@@ -219,8 +220,9 @@ class HistoryTable(BaseTable):
     def value_to_status(self, record):
         return record.get_to_status_display()
 
-    def render_changed_at(self, value):
-        return timezone.localtime(value).strftime(f"{DATE} %H:%M UTC")
+    def render_changed_at(self, record, value):
+        # In the site's zone, UTC on hover (dashboard.templatetags.times).
+        return local_time_html(value, record.participant.site)
 
     def value_changed_at(self, value):
         return value.isoformat()

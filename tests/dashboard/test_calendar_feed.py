@@ -66,7 +66,7 @@ def test_feed_is_valid_ical_with_one_event_per_visit(client, coordinator, data):
     assert str(event["summary"]) == f"{data['late'].label} SCR"
     assert event.decoded("dtstart") == dt.date(2026, 2, 1)
     assert event.decoded("dtend") == dt.date(2026, 2, 2)
-    assert "Window 01 Feb – 15 Feb 2026" in str(event["description"])
+    assert "Window 2026-02-01 – 2026-02-15" in str(event["description"])
     assert len({str(e["uid"]) for e in events}) == len(events)
     token.refresh_from_db()
     assert token.last_used_at is not None

@@ -40,7 +40,7 @@ def test_timeline_shows_windows_study_days_overdue_and_history(
     inf2 = visit(p, "INF2")
     row = html[html.index(f'id="visit-{inf2.pk}"') :]
     assert "Day 8" in row[: row.index("</tr>")]
-    assert "17 Mar – 21 Mar 2026" in row[: row.index("</tr>")]
+    assert "2026-03-17 – 2026-03-21" in row[: row.index("</tr>")]
     # APH (target 1 Mar, window to 11 Mar) is open; SCR was done in window.
     assert "in window" in html
     assert "Enrolled" in html and "Screening" in html
@@ -53,7 +53,7 @@ def test_overdue_visit_is_marked(logged_in, coordinator, site, protocol):
     with frozen():
         p = consent(site, coordinator, dt.date(2026, 2, 1))
         html = page(logged_in, p)
-    assert "status-overdue" in html and "window closed 15 Feb 2026" in html
+    assert "status-overdue" in html and "window closed 2026-02-15" in html
     assert "chip-overdue" in html
 
 
@@ -133,7 +133,7 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
         cbc = visit(p, "SCR").assessments.get(definition__code="CHEM")
         url = reverse("dashboard:assessment_record", args=[cbc.pk])
         form = logged_in.get(url).content.decode()
-        assert "end of 16 Mar 2026 (site time)" in form  # SCR window 2-16 Mar, New York
+        assert "end of 2026-03-16 (site time)" in form  # SCR window 2-16 Mar, New York
         bad = logged_in.post(
             url,
             {

@@ -60,7 +60,7 @@ def test_csv_download_has_the_columns_shown(client, coordinator, data):
     assert late["Site"] == "S01"
     assert late["Status"] == "Screening"
     assert late["Phase and progress"] == "screening week 6/8"
-    assert late["Next visit"] == "SCR 01 Feb 2026"
+    assert late["Next visit"] == "SCR 2026-02-01"
     assert late["Days to window end"] == "-23"
     assert late["Overdue safety items"] == "6"
 

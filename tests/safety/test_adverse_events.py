@@ -491,7 +491,8 @@ def test_the_admin_lists_only_the_sites_events_and_edits_nothing(client, two_sit
         page.status_code == 200
         and "grade 3 as assessed by the investigator" in page.content.decode()
     )
-    assert client.get(reverse("admin:safety_adverseevent_change", args=[s02.pk])).status_code == 302
+    # Another site's event is no event at all: the same 404 as the dashboard.
+    assert client.get(reverse("admin:safety_adverseevent_change", args=[s02.pk])).status_code == 404
     assert client.get(reverse("admin:safety_adverseevent_add")).status_code == 403
 
 

@@ -1,0 +1,2 @@
+"""Date and time formats (FORMAT_MODULE_PATH): one date format throughout, the one the date
+inputs take."""
