@@ -1,0 +1,49 @@
+"""Every time says its zone: the site's, with the abbreviation in force that day (a daylight-
+saving change included), UTC on hover; dates YYYY-MM-DD everywhere, the admin included."""
+
+import datetime as dt
+
+from django.urls import reverse
+
+from dashboard.templatetags.times import local_time_html
+from participants.models import StaffRole
+from participants.roles import group_for
+from tests.support import TODAY, consent, coordinator_at, frozen, make_user
+
+UTC = dt.UTC
+
+
+def test_a_time_is_shown_in_the_sites_zone_across_the_spring_change(site):
+    # New York springs forward at 02:00 on Sunday 8 March 2026 (EST, UTC-5, then EDT, UTC-4).
+    before = local_time_html(dt.datetime(2026, 3, 8, 6, 59, tzinfo=UTC), site)
+    after = local_time_html(dt.datetime(2026, 3, 8, 7, 0, tzinfo=UTC), site)
+    assert before == (
+        '<time datetime="2026-03-08T06:59:00Z" title="2026-03-08 06:59 UTC">'
+        "2026-03-08 01:59 EST</time>"
+    )
+    assert ">2026-03-08 03:00 EDT</time>" in after and 'title="2026-03-08 07:00 UTC"' in after
+    assert local_time_html(dt.datetime(2026, 3, 8, 7, 0, tzinfo=UTC)).endswith("07:00 UTC</time>")
+
+
+def test_the_status_history_says_site_time_with_utc_on_hover(client, protocol, site, coordinator):
+    with frozen():
+        p = consent(site, coordinator, TODAY, hour=9)  # 09:00 New York, 13:00 UTC (EDT)
+    client.force_login(coordinator)
+    with frozen():
+        html = client.get(reverse("dashboard:participant", args=[p.pk])).content.decode()
+    change = p.status_changes.get()
+    shown = local_time_html(change.changed_at, site)
+    assert shown in html and "EDT</time>" in shown
+
+
+def test_a_records_admin_page_shows_its_times_in_its_sites_zone(client, protocol, site, site2):
+    with frozen():
+        berlin = consent(site2, coordinator_at(site2), TODAY, hour=9)  # 09:00 CET
+    manager = make_user("mgr", StaffRole.STUDY_MANAGER, is_staff=True)
+    manager.groups.add(group_for(StaffRole.STUDY_MANAGER))
+    client.force_login(manager)
+    with frozen():
+        html = client.get(
+            reverse("admin:participants_participant_change", args=[berlin.pk])
+        ).content.decode()
+    assert "2026-03-10 09:00 CET" in html
