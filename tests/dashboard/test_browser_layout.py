@@ -132,3 +132,25 @@ def test_the_matrix_filter_and_a_visit_form_work_from_the_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_url(live_server.url + "/")
     assert "recorded as done" in page.locator(".messages").inner_text()
+
+
+def test_the_matrix_shows_each_state_in_its_own_colour(
+    page, live_server, protocol, site, site2, coordinator, investigator, axe_source
+):
+    from tests.dashboard.test_matrix import build_every_state
+
+    p, expected = build_every_state(site, coordinator, investigator)
+    with frozen(tick=True):
+        log_in(page, live_server, coordinator.username)
+        page.goto(live_server.url + reverse("dashboard:matrix"))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "matrix-every-state.png"), full_page=True)
+        colours = {
+            state: page.locator(f'[data-state="{state}"]').first.evaluate(
+                "e => getComputedStyle(e).backgroundColor"
+            )
+            for state in set(expected.values())
+        }
+        assert serious_violations(page, axe_source) == []
+    assert len(set(colours.values())) == len(colours) == 10, colours
+    assert "rgba(0, 0, 0, 0)" not in colours.values()

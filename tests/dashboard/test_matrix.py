@@ -42,6 +42,10 @@ def items(v):
 
 @pytest.fixture
 def everything(protocol, site, coordinator, investigator):
+    return build_every_state(site, coordinator, investigator)
+
+
+def build_every_state(site, coordinator, investigator):
     """At S01, first infusion on 20 Feb 2026; at NOW (Tue 10 Mar) one visit in each state."""
     journey = Journey(site, coordinator_at(site), investigator)
     p = journey.to_treatment()
