@@ -1,183 +1,390 @@
-"""Scale benchmarks: the same operations at a small and a 10x larger synthetic study.
+"""The scale benchmark: synthetic studies of 1k, 10k and 50k participants on PostgreSQL, measured
+as a one-site coordinator and as the study manager, with budgets that fail the run.
 
-    .venv/bin/python benchmarks/run.py [--small 30] [--factor 10] [--database-url URL]
+    .venv/bin/python -m benchmarks [--quick] [--database-url URL] [--repeats N]
 
-For each operation it prints the median time and the number of SQL queries at both scales, and
-the time ratio. Query counts must not grow with the study (no N+1); a time ratio well under the
-scale factor means the work per participant does not grow either. Speed is judged from these
-ratios, never from timed tests. Not part of the test suite.
+--quick: 1k and 10k only. The database (default sle001_bench on 127.0.0.1) is DROPPED and
+created anew first: never point it at a database you need.
+
+For each page (worklist, participants list, a participant page, calendar month, participants
+CSV export, enrollment report, /healthz) and role it prints the median and p95 time, the
+queries, the response bytes and the ratio to the 1k study; for each job (overdue scan routine
+and backlog, reminder scan) the same and the ratio to equivalent hand-written SQL timed in the
+same run. It exits 1 when a budget of issue 11 is broken (BUDGETS below). Not part of the tests.
 """
 
 import argparse
 import datetime as dt
+import logging
 import os
+import platform
 import statistics
 import sys
-import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/sle001_bench"
+MB = 1024 * 1024
+
+# Issue 11's budgets (PostgreSQL, a 2-core machine, 10 sites), checked at 10k (and 50k ratios).
+BUDGETS = {
+    "p95_ms_manager": 300,
+    "p95_ms_coordinator": 150,
+    "page_bytes": 300_000,
+    "ratio_10k": 1.5,
+    "ratio_50k": 2.0,
+    "overdue_routine_ms": 20,
+    "scan_vs_sql": 3.0,
+    "backlog_items": 20_000,
+    "backlog_peak_mb": 150,
+    "csv_peak_mb": 100,
+}
 
 
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sle001.settings")
     os.environ.setdefault("EMAIL_BACKEND", "locmem")
+    os.environ.setdefault("DEBUG", "true")
+    _create_database(database_url)
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("flush", "--noinput", verbosity=0) if _has_tables() else None
+    # Measure what production runs: no query log kept in memory (counts come from
+    # CaptureQueriesContext), no debug toolbar-like overheads; the test server name is allowed.
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     call_command("migrate", verbosity=0)
+    # /healthz answers 503 (no heartbeat in a synthetic study): not worth a log line per request.
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)
 
 
-def _has_tables() -> bool:
+def _create_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    # Anew each run: a flush would also empty the protocol the migrations load.
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+# --- Measuring ---------------------------------------------------------------------------------
+
+
+def measure(operation, repeats: int) -> dict:
+    """Run once to warm up and count queries and bytes, then `repeats` timed runs."""
     from django.db import connection
-
-    return "participants_participant" in connection.introspection.table_names()
-
-
-def measure(operation, repeats: int = 5) -> tuple[float, int]:
-    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    # With DEBUG on, building the study filled the query log; a full log would count 0 queries.
-    reset_queries()
-    times = []
     with CaptureQueriesContext(connection) as queries:
-        operation()
-    count = len(queries)
+        size = operation() or 0
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         operation()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), count
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return {"median": statistics.median(times), "p95": p95, "queries": len(queries), "bytes": size}
 
 
-def operations(today: dt.date) -> dict:
-    """name -> zero-argument callable. Each runs what a user or a periodic job would run."""
-    from django.contrib.auth import get_user_model
+def page(client, url: str):
+    # /healthz says 503 here: no periodic job has run in the synthetic study (no heartbeat).
+    allowed = (200, 503) if url == "/healthz" else (200,)
+
+    def get():
+        response = client.get(url)
+        assert response.status_code in allowed, (url, response.status_code)
+        if response.streaming:
+            return sum(len(chunk) for chunk in response.streaming_content)
+        return len(response.content)
+
+    return get
+
+
+def peak_mb(operation) -> float:
+    """Peak Python memory of one run of `operation`, in MB (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        operation()
+        return tracemalloc.get_traced_memory()[1] / MB
+    finally:
+        tracemalloc.stop()
+
+
+def sql_timer(sql: str, params, repeats: int) -> float:
+    """Median ms of a hand-written query, read to the end."""
+    from django.db import connection
+
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[1:])
+
+
+# --- What is measured --------------------------------------------------------------------------
+
+
+def pages(study) -> dict:
+    """(page, role) -> zero-argument callable returning the response bytes."""
     from django.test import Client
-    from django.utils import timezone
-
-    from schedule.models import Assessment, AssessmentStatus, Visit, VisitStatus
-
-    superuser = get_user_model().objects.filter(username="bench-admin").first()
-    if superuser is None:
-        superuser = get_user_model().objects.create_superuser("bench-admin", "", "x")
-    client = Client()
-    client.force_login(superuser)
-
-    def admin_participant_list():
-        assert client.get("/admin/participants/participant/").status_code == 200
-
-    def overdue_safety_scan():
-        # The overdue scan's query, served by the partial index assess_overdue_scan_idx.
-        list(
-            Assessment.objects.filter(
-                status=AssessmentStatus.PENDING,
-                is_safety=True,
-                overdue_flagged_at__isnull=True,
-                due_at__lt=timezone.now(),
-            ).values_list("pk", flat=True)[:500]
-        )
-
-    def windows_closing_scan():
-        # Served by visit_open_window_end_idx.
-        list(
-            Visit.objects.filter(
-                status=VisitStatus.SCHEDULED,
-                window_end__range=(today, today + dt.timedelta(days=3)),
-            ).values_list("pk", flat=True)
-        )
-
-    ops = {
-        "admin participant list": admin_participant_list,
-        "overdue safety scan (query)": overdue_safety_scan,
-        "windows closing in 3 days (query)": windows_closing_scan,
-    }
-    ops.update(_optional_operations(client))
-    return ops
-
-
-def _optional_operations(client) -> dict:
-    """Dashboard pages and the notification jobs, when those apps are installed."""
-    from django.apps import apps
     from django.urls import NoReverseMatch, reverse
 
     from participants.models import Participant
 
+    site = study.sites[0]
+    people = {
+        "coordinator": study.people[f"coordinator-{site.code.lower()}"],
+        "manager": study.people["manager"],
+    }
+    one = (
+        Participant.objects.filter(site=site, schedule__infusion_anchor__isnull=False)
+        .order_by("-pk")
+        .first()
+    )
+    urls = {
+        "worklist": "/",
+        "participants list": reverse("dashboard:participants"),
+        "participant page": reverse("dashboard:participant", args=[one.pk]),
+        "calendar month": reverse("dashboard:calendar") + "?view=month",
+        "participants CSV": reverse("dashboard:participants") + "?_export=csv",
+        "/healthz": "/healthz",
+    }
+    try:
+        urls["enrollment report"] = reverse("dashboard:enrollment_report")
+    except NoReverseMatch:
+        pass
     ops = {}
-    first = Participant.objects.order_by("pk").first()
-    pages = [
-        ("dashboard:worklist", (), "worklist page"),
-        ("dashboard:participants", (), "participants page"),
-        ("dashboard:participant", (first.pk,), "participant page (one)"),
-        ("dashboard:calendar", (), "calendar page"),
-    ]
-    for name, args, label in pages:
-        try:
-            url = reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-
-        def page(url=url):
-            assert client.get(url).status_code == 200
-
-        ops[label] = page
-    if apps.is_installed("notifications"):
-        from notifications import services as notify
-
-        # Steady state: after the first run the scans find their rows already made.
-        ops["reminder scan (job)"] = lambda: notify.reminders_scan()
-        ops["overdue safety scan (job)"] = lambda: notify.overdue_scan()
+    for role, user in people.items():
+        client = Client()
+        client.force_login(user)
+        for name, url in urls.items():
+            ops[(name, role)] = page(client, url)
     return ops
+
+
+def scan_queries(now) -> dict:
+    """The hand-written SQL each scan stands for: its candidate reads over the partial indexes."""
+    from django.conf import settings
+
+    cutoff = now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
+    return {
+        "overdue scan": [
+            (
+                "SELECT id, visit_id, due_at FROM schedule_assessment WHERE status = 'pending'"
+                " AND is_safety AND overdue_flagged_at IS NULL AND due_at <= %s"
+                " ORDER BY visit_id, due_at, id LIMIT 1001",
+                [now],
+            ),
+            (
+                "SELECT id FROM schedule_assessment WHERE status = 'pending'"
+                " AND escalated_at IS NULL AND overdue_flagged_at IS NOT NULL"
+                " AND overdue_flagged_at <= %s LIMIT 1001",
+                [cutoff],
+            ),
+            (
+                "SELECT a.id FROM schedule_assessment a WHERE a.status = 'missed' AND a.is_safety"
+                " AND a.missed_at >= %s AND NOT EXISTS (SELECT 1 FROM"
+                " notifications_missedsafetyalert m WHERE m.assessment_id = a.id) LIMIT 1001",
+                [now - dt.timedelta(days=14)],
+            ),
+        ],
+        "reminder scan": [
+            (
+                "SELECT v.id FROM schedule_visit v JOIN participants_participant p"
+                " ON p.id = v.participant_id WHERE v.status = 'scheduled' AND"
+                " (v.target_date = ANY(%s) OR v.window_end = ANY(%s))",
+                [
+                    [now.date() + dt.timedelta(days=d) for d in (-1, 0, 1, 2, 6, 7, 8)],
+                    [now.date() + dt.timedelta(days=d) for d in (0, 1, 2)],
+                ],
+            )
+        ],
+    }
+
+
+def jobs(study, repeats: int) -> dict:
+    """name -> result dict (with "vs_sql" and, for the backlog, "peak_mb" and "items")."""
+    from django.utils import timezone
+
+    from notifications import services as notify
+
+    now = timezone.now()
+    results = {}
+    hand = scan_queries(now)
+    for name, run in (
+        ("overdue scan (routine)", lambda: notify.overdue_scan(now=now)),
+        ("reminder scan", lambda: notify.reminders_scan(now=now)),
+    ):
+        run()  # steady state: what a scan every 15 minutes (every hour) finds
+        result = measure(run, repeats)
+        key = "overdue scan" if "overdue" in name else "reminder scan"
+        sql = sum(sql_timer(q, p, repeats) for q, p in hand[key])
+        result["vs_sql"] = result["median"] / sql if sql else float("inf")
+        results[name] = result
+    results["overdue scan (backlog)"] = backlog(now, hand["overdue scan"], repeats)
+    return results
+
+
+def backlog(now, hand, repeats: int) -> dict:
+    """Up to BUDGETS["backlog_items"] overdue items unflagged (a scan outage), then one scan."""
+    from notifications import services as notify
+    from schedule.models import Assessment
+
+    items = list(
+        Assessment.objects.overdue(now)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: BUDGETS["backlog_items"]]
+    )
+    Assessment.objects.filter(pk__in=items).update(overdue_flagged_at=None, escalated_at=None)
+    start = time.perf_counter()
+    peak = peak_mb(lambda: notify.overdue_scan(now=now))
+    elapsed = (time.perf_counter() - start) * 1000
+    sql = sum(sql_timer(q, p, repeats) for q, p in hand)
+    return {
+        "median": elapsed,
+        "p95": elapsed,
+        "queries": 0,
+        "bytes": 0,
+        "items": len(items),
+        "peak_mb": peak,
+        "vs_sql": None,
+        "sql_ms": sql,
+    }
+
+
+# --- The run -----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    busy = " (other processes were running)" if load[0] > 1.0 else ""
+    return (
+        f"{platform.node()}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load[0]:.2f}{busy}"
+    )
+
+
+def report(scales: list[int], results: dict, build_rates: dict) -> list[str]:
+    """Print the table; return the broken budgets."""
+    from django.db import connection
+
+    broken = []
+    base = scales[0]
+    print(f"\nmachine: {machine()}; PostgreSQL {connection.pg_version // 10000}")
+    for scale, rate in build_rates.items():
+        print(f"built {scale} participants at {rate:,.0f} participants/s")
+    header = f"{'operation':24} {'role':12}" + "".join(
+        f" {f'{s // 1000}k med/p95 ms':>18} {'q':>4} {'KB':>7}" for s in scales
+    )
+    print(header + "".join(f" {f'{s // 1000}k/{base // 1000}k':>7}" for s in scales[1:]))
+    for key in results[base]:
+        name, role = key
+        line = f"{name:24} {role:12}"
+        for scale in scales:
+            r = results[scale].get(key)
+            line += f" {r['median']:8.1f}/{r['p95']:8.1f} {r['queries']:4} {r['bytes'] / 1024:7.0f}"
+        for scale in scales[1:]:
+            first, r = results[base][key], results[scale][key]
+            ratio = r["median"] / first["median"] if first["median"] else float("inf")
+            line += f" {ratio:7.2f}"
+            limit = BUDGETS["ratio_10k"] if scale <= 10_000 else BUDGETS["ratio_50k"]
+            if ratio > limit and name != "participants CSV" and role != "job":
+                broken.append(f"{name} ({role}) {scale}/{base} ratio {ratio:.2f} > {limit}")
+        if r.get("vs_sql") is not None:
+            line += f"  vs SQL {r['vs_sql']:.1f}x"
+        if "peak_mb" in r:
+            line += f"  {r['items']} items, peak {r['peak_mb']:.0f} MB, SQL {r['sql_ms']:.0f} ms"
+        print(line)
+        broken += budgets_of(key, results, scales)
+    return broken
+
+
+def budgets_of(key, results, scales) -> list[str]:
+    name, role = key
+    broken = []
+    ten = results.get(10_000, {}).get(key)
+    if ten is None:
+        return broken
+    if role in ("manager", "coordinator") and name != "participants CSV":
+        limit = BUDGETS[f"p95_ms_{role}"]
+        if ten["p95"] > limit:
+            broken.append(f"{name} ({role}) p95 {ten['p95']:.0f} ms > {limit} ms at 10k")
+        if ten["bytes"] > BUDGETS["page_bytes"]:
+            broken.append(f"{name} ({role}) {ten['bytes']} bytes > {BUDGETS['page_bytes']}")
+    if name == "overdue scan (routine)" and ten["median"] > BUDGETS["overdue_routine_ms"]:
+        broken.append(f"overdue scan routine {ten['median']:.1f} ms > 20 ms at 10k")
+    if name == "overdue scan (backlog)":
+        for scale in scales:
+            r = results[scale][key]
+            if r["peak_mb"] > BUDGETS["backlog_peak_mb"]:
+                broken.append(f"backlog at {scale}: peak {r['peak_mb']:.0f} MB > 150 MB")
+    if name == "participants CSV (memory)":
+        for scale in scales:
+            r = results[scale][key]
+            if r["peak_mb"] > BUDGETS["csv_peak_mb"]:
+                broken.append(f"CSV export at {scale}: peak {r['peak_mb']:.0f} MB > 100 MB")
+    return broken
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--small", type=int, default=30, help="participants in the small study")
-    parser.add_argument(
-        "--factor", type=int, default=10, help="how many times larger the large one is"
-    )
-    parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
+    parser.add_argument("--quick", action="store_true", help="1k and 10k only")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--scales", default="", help="e.g. 200,2000 (to try the benchmark out)")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp(prefix="sle001-bench-")
-    setup_django(args.database_url or f"sqlite:///{tmp}/bench.sqlite3")
+    setup_django(args.database_url)
 
     from django.utils import timezone
 
-    from benchmarks import synthetic
+    from benchmarks import bulkload
 
-    today = timezone.now().date()
-    results = {}
-    built = 0
-    for scale in (args.small, args.small * args.factor):
+    scales = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
+    if args.scales:
+        scales = [int(n) for n in args.scales.split(",")]
+    study = bulkload.Study(timezone.now().date())
+    results, rates = {}, {}
+    for scale in scales:
         start = time.perf_counter()
-        synthetic.build(scale - built, today, seed=scale)
-        built = scale
-        print(f"built {scale} participants in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        for name, operation in operations(today).items():
-            results.setdefault(name, []).append(measure(operation))
-
-    print(f"{'operation':38} {'small ms':>9} {'large ms':>9} {'ratio':>6} {'queries':>9}")
-    failed = False
-    for name, ((t_small, q_small), (t_large, q_large)) in results.items():
-        ratio = t_large / t_small if t_small else float("inf")
-        flag = "" if q_small == q_large else "  <-- query count grows with the study"
-        failed |= bool(flag)
-        print(
-            f"{name:38} {t_small * 1000:9.1f} {t_large * 1000:9.1f} {ratio:6.2f} {q_small:>4}/{q_large:<4}{flag}"
-        )
-    print(
-        f"(scale factor {args.factor}; a ratio near or above it means work grows per participant)"
-    )
-    sys.exit(1 if failed else 0)
+        added = study.build(scale)
+        rates[scale] = added / (time.perf_counter() - start)
+        print(f"{scale}: {bulkload.counts()} ({rates[scale]:,.0f} participants/s)", file=sys.stderr)
+        with_scale = {}
+        for key, operation in pages(study).items():
+            with_scale[key] = measure(operation, args.repeats)
+        csv_op = pages(study)[("participants CSV", "manager")]
+        with_scale[("participants CSV (memory)", "manager")] = {
+            **with_scale[("participants CSV", "manager")],
+            "peak_mb": peak_mb(csv_op),
+            "items": scale,
+            "sql_ms": 0,
+        }
+        for name, result in jobs(study, args.repeats).items():
+            with_scale[(name, "job")] = result
+        results[scale] = with_scale
+    broken = report(scales, results, rates)
+    for problem in broken:
+        print(f"BUDGET BROKEN: {problem}")
+    print("all budgets kept" if not broken else f"{len(broken)} budget(s) broken")
+    sys.exit(1 if broken else 0)
 
 
 if __name__ == "__main__":

@@ -95,3 +95,20 @@ def test_every_page_makes_the_same_queries(
         client.get(URL)  # the session
         with django_assert_max_num_queries(PAGE_QUERIES):
             assert client.get(URL + query).status_code == 200
+
+
+def test_cells_are_rendered_without_inspecting_a_signature_per_cell(
+    client, coordinator, twelve, monkeypatch
+):
+    from dashboard.tables import base
+
+    inspected = []
+    real = base.signature
+    monkeypatch.setattr(base, "signature", lambda fn: inspected.append(fn) or real(fn))
+    client.force_login(coordinator)
+    with frozen():
+        response = client.get(URL + "?per_page=12")
+    table = response.context["table"]
+    assert len(table.page.object_list) == 12
+    # Once per column (render), not once per cell (12 rows x 9 columns).
+    assert 0 < len(inspected) <= len(table.columns)
