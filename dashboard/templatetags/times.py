@@ -9,6 +9,7 @@ import datetime as dt
 import zoneinfo
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -43,6 +44,12 @@ def local_time_html(moment: dt.datetime | None, where=None):
         utc.strftime(MINUTE),
         local_text(moment, where),
     )
+
+
+@register.filter
+def zoned(moment):
+    """{{ moment|zoned }}: local_time_html in the zone in force (a page that activated a site's)."""
+    return local_time_html(moment, timezone.get_current_timezone())
 
 
 @register.filter

@@ -47,3 +47,21 @@ def test_a_records_admin_page_shows_its_times_in_its_sites_zone(client, protocol
             reverse("admin:participants_participant_change", args=[berlin.pk])
         ).content.decode()
     assert "2026-03-10 09:00 CET" in html
+
+
+def test_a_records_admin_history_is_in_its_sites_zone_with_utc_on_hover(
+    client, protocol, site, site2
+):
+    with frozen():
+        berlin = consent(site2, coordinator_at(site2), TODAY, hour=9)
+    manager = make_user("mgr", StaffRole.STUDY_MANAGER, is_staff=True)
+    manager.groups.add(group_for(StaffRole.STUDY_MANAGER))
+    client.force_login(manager)
+    with frozen():
+        html = client.get(
+            reverse("admin:participants_participant_history", args=[berlin.pk])
+        ).content.decode()
+    created = berlin.history.earliest("history_date").history_date
+    assert local_time_html(created, site2) in html
+    assert 'title="2026-03-10 15:00 UTC">2026-03-10 16:00 CET</time>' in html
+    assert 'style="' not in html.split('id="change-history"', 1)[1]
