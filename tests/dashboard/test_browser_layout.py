@@ -10,7 +10,7 @@ Content-Security-Policy does not govern.
 import pytest
 from django.urls import reverse
 
-from tests.support import PASSWORD, REPO_ROOT, frozen, require_service, worklist_scenario
+from tests.support import PASSWORD, REPO_ROOT, frozen, require_service, visit, worklist_scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,6 +78,14 @@ def pages(world) -> dict[str, str]:
         "calendar-month": reverse("dashboard:calendar") + "?view=month",
         "participants": reverse("dashboard:participants"),
         "not-found": reverse("dashboard:participant", args=[world["berlin"].pk]),
+        "adverse-events": reverse("dashboard:adverse_events"),
+        "calendar-feed": reverse("dashboard:feed_settings"),
+        "visit-form": reverse("dashboard:visit_done", args=[visit(world["due"], "SCR").pk]),
+        "assessment-form": reverse(
+            "dashboard:assessment_record",
+            args=[visit(world["late"], "SCR").assessments.get(definition__code="VS").pk],
+        ),
+        "consent-form": reverse("dashboard:participant_new"),
     }
 
 
