@@ -16,7 +16,6 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -334,22 +333,6 @@ def participant_to_record(user, pk: int) -> Participant:
 
 
 # --- Calendar and feed -----------------------------------------------------------------------------
-
-
-def calendar_visits(
-    user, start: dt.date, end: dt.date, site: Site | None = None
-) -> QuerySet[Visit]:
-    """Visits between start and end inclusive: done ones on the day they happened, the others on
-    their target date. Visits no longer applicable are left out."""
-    visits = access.visible(user, Visit).filter(
-        Q(status=VisitStatus.DONE, actual_date__range=(start, end))
-        | Q(status__in=(VisitStatus.SCHEDULED, VisitStatus.MISSED), target_date__range=(start, end))
-    )
-    if site is not None:
-        visits = visits.filter(participant__site=site)
-    return visits.select_related("participant__site", "definition").order_by(
-        "target_date", "participant__site__code", "participant__screening_number"
-    )
 
 
 def feed_visits(user) -> QuerySet[Visit]:
