@@ -68,6 +68,7 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.latencies, self.errors, self.outcomes = [], Counter(), Counter()
+        self.by_kind: dict[str, list[float]] = {}
 
     def timed(self, what: str, call, ok=(200,)):
         started = time.perf_counter()
@@ -79,12 +80,22 @@ class Stats:
             status = response.status
         with self.lock:
             self.latencies.append(time.perf_counter() - started)
+            self.by_kind.setdefault(what, []).append(self.latencies[-1])
             if status not in ok:
                 self.errors[f"{what}: {status}"] += 1
         return response if status in ok else None
 
 
 def user(client: Client, credentials, stats: Stats, until: float, think: float, seed: int):
+    """One coordinator's session; a crash of the script itself is counted as an error too."""
+    try:
+        browse(client, credentials, stats, until, think, seed)
+    except Exception as exc:
+        with stats.lock:
+            stats.errors[f"load script crashed: {type(exc).__name__}: {exc}"] += 1
+
+
+def browse(client: Client, credentials, stats: Stats, until: float, think: float, seed: int):
     rnd = random.Random(seed)
     username, password = credentials
     if stats.timed("log in", lambda: client.log_in(username, password), ok=(302,)) is None:
@@ -114,7 +125,11 @@ def record(client: Client, worklist: str, stats: Stats, rnd: random.Random) -> N
     if page is None or page.status == 404 or "started_time" in page.text:
         stats.outcomes["record skipped"] += 1
         return
-    form = form_fields(page.text, has="actual_date")
+    try:
+        form = form_fields(page.text, has="actual_date")
+    except LookupError:  # recorded by a colleague since the worklist was read: nothing to record
+        stats.outcomes["record skipped"] += 1
+        return
     done = stats.timed("record", lambda: client.post(url.split("?")[0], form), ok=(200, 302, 404))
     if done is not None:
         stats.outcomes["recorded" if done.status == 302 else "record refused"] += 1
@@ -169,6 +184,11 @@ def main() -> None:
         ms = [x * 1000 for x in stats.latencies]
         print(f"  latency ms: p50 {percentile(ms, 50):.0f}  p95 {percentile(ms, 95):.0f}  "
               f"p99 {percentile(ms, 99):.0f}  max {max(ms):.0f}")  # fmt: skip
+    for what, seconds in sorted(stats.by_kind.items()):
+        ms = [x * 1000 for x in seconds]
+        print(
+            f"    {what:<17} n={len(ms):<5} p50 {percentile(ms, 50):>6.0f}  p95 {percentile(ms, 95):>6.0f}"
+        )
     print(f"  records: {dict(stats.outcomes) or 'none'}")
     for what, n in stats.errors.most_common():
         print(f"  ERROR {what} x{n}", file=sys.stderr)

@@ -10,6 +10,7 @@
 #   bash scripts/prod-smoke.sh                    # CI runs this (.ci/run), ~3 minutes
 #   SMOKE_LOAD=full bash scripts/prod-smoke.sh    # the load run at 50 users for 60 s
 #   SMOKE_LOAD=0 ...                              # no load run
+#   SMOKE_LOAD_ARGS="--think 5" ...               # more options for benchmarks/load.py
 #   SMOKE_BREAK=duplicate|lose ...                # the SMTP sink records one email twice / drops
 #                                                 # it: the smoke must FAIL (proves the check)
 #   SMOKE_KEEP=1 ...                              # keep the work folder (logs, mail) afterwards
@@ -153,10 +154,16 @@ smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 200 --within 60 -
 
 smoke check --mail "$MAIL" --within 120
 
+# SMOKE_LOAD_ARGS: more options for benchmarks/load.py, e.g. "--think 5".
+load() {
+    # shellcheck disable=SC2086
+    "$PY" benchmarks/load.py --base "$BASE" --password-file "$WORK/load-users.csv" --create \
+        "$@" ${SMOKE_LOAD_ARGS:-}
+}
 case "${SMOKE_LOAD:-short}" in
     0 | no) ;;
-    full) "$PY" benchmarks/load.py --base "$BASE" --users 50 --time 60s --password-file "$WORK/load-users.csv" --create ;;
-    *) "$PY" benchmarks/load.py --base "$BASE" --users 10 --time 15s --password-file "$WORK/load-users.csv" --create ;;
+    full) load --users 50 --time 60s ;;
+    *) load --users 10 --time 15s ;;
 esac
 smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 200 --within 30
 log "production smoke passed"
