@@ -207,7 +207,7 @@ def worklist(user, now: dt.datetime | None = None) -> Worklist:
         rows, result.counts[key] = _first_rows(lists[key])
         setattr(result, key, rows)
     overdue = lists["overdue_safety"]
-    result.overdue_safety_visits = listings.overdue_by_visit(overdue, WORKLIST_ROWS)
+    result.overdue_safety_visits = listings.overdue_by_visit(overdue, WORKLIST_ROWS, now)
     result.overdue_safety = [a for row in result.overdue_safety_visits for a in row.items]
     totals = listings.overdue_totals(overdue)
     result.counts["overdue_safety"] = totals["items"]

@@ -162,10 +162,13 @@ class OverdueVisit:
     first_due: dt.datetime
 
 
-def overdue_by_visit(overdue: QuerySet[Assessment], limit: int) -> list[OverdueVisit]:
-    """The first `limit` visits with items in `overdue`, the longest overdue first, each with its
-    overdue items: one query, for the items of those visits only (the visits are picked in a
-    subquery grouped by visit)."""
+def overdue_by_visit(
+    overdue: QuerySet[Assessment], limit: int, now: dt.datetime
+) -> list[OverdueVisit]:
+    """The first `limit` visits with items in `overdue` (overdue at `now`, already scoped to the
+    user's sites), the longest overdue first, each with its overdue items: one query, for the
+    items of those visits only (picked in a subquery grouped by visit; the outer query reads
+    them by visit id, without joining the scope again)."""
     first_visits = (
         overdue.order_by()
         .values("visit_id")
@@ -174,7 +177,8 @@ def overdue_by_visit(overdue: QuerySet[Assessment], limit: int) -> list[OverdueV
         .values("visit_id")[:limit]
     )
     rows = (
-        overdue.filter(visit_id__in=Subquery(first_visits))
+        Assessment.objects.overdue(now)
+        .filter(visit_id__in=Subquery(first_visits))
         .select_related("visit__participant__site", "visit__definition", "definition")
         .order_by("definition__order", "pk")
     )
