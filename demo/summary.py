@@ -19,6 +19,7 @@ class DemoSummary:
     closing_soon: int = 0
     overdue_safety: int = 0
     notes: list[str] = field(default_factory=list)
+    participants_removed: int = 0  # a stale demo rebuilt around today
 
 
 def demo_summary(sites: dict[str, Site], staff: dict, created: int) -> DemoSummary:

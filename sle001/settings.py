@@ -34,7 +34,10 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=false.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
+# The quick start serves on PORT (scripts/run.sh): links in emails and feeds follow it unless
+# SITE_URL says where the tracker really is.
+PORT = env_int("PORT", 8000, minimum=1)
+SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORT}", ("http", "https")).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
