@@ -106,6 +106,9 @@ class StaffProfile(models.Model):
     reminder_mode = models.CharField(
         max_length=10, choices=ReminderMode.choices, default=ReminderMode.DIGEST
     )
+    # Days before a visit's target date this person is reminded (e.g. [7, 1]); empty: the study's
+    # REMINDER_DAYS_BEFORE. Chosen on "My notifications" (participants.staff.notifications_set).
+    reminder_days = models.JSONField(default=list, blank=True)
     history = HistoricalRecords()
 
     def __str__(self) -> str:
