@@ -17,6 +17,7 @@ import types
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -74,6 +75,8 @@ def answered(call, limit: float):
             outcome["result"] = call()
         except BaseException as exc:  # re-raised in the test's thread
             outcome["error"] = exc
+        finally:
+            connections.close_all()  # this thread's own; else the test database cannot be dropped
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -196,9 +199,14 @@ def test_a_row_is_marked_sent_once_the_server_accepted_it_before_the_session_end
     services.enrollment_report_queue()
     row = OutboxEmail.objects.get()
     sending = {}
-    thread = threading.Thread(
-        target=lambda: sending.setdefault("outcome", services.outbox_send(row.pk)), daemon=True
-    )
+
+    def send():
+        try:
+            sending["outcome"] = services.outbox_send(row.pk)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=send, daemon=True)
     thread.start()
     try:
         assert smtp_quit_hangs.quitting.wait(30), "the worker never said QUIT"
