@@ -157,7 +157,7 @@ def test_record_done_and_missed_are_offered_from_the_day_a_window_opens(client, 
     with journey.on(m2.window_start):
         opened = _buttons(client, journey, "M2")
     assert "Record done" not in before and ">Missed<" not in before
-    assert "window opens 16 Apr 2026" in before
+    assert "window opens 2026-04-16" in before
     assert "Record done" not in m12 and ">Missed<" not in m12
     assert "Record done" in opened and ">Missed<" in opened
 
@@ -228,7 +228,7 @@ def test_moving_d0_shows_every_move_saves_nothing_then_confirms_with_the_count(c
         page = shown.content.decode()
         assert shown.status_code == 200
         assert "12 visits will move" in page
-        assert "27 Feb 2026" in page and "02 Mar 2026" in page  # INF2 old and new target
+        assert "2026-02-27" in page and "2026-03-02" in page  # INF2 old and new target
         assert 'name="preview_of" value="2026-02-23"' in page
         assert not Reanchor.objects.exists()
         assert planned.p.schedule.infusion_anchor == D0
@@ -239,7 +239,7 @@ def test_moving_d0_shows_every_move_saves_nothing_then_confirms_with_the_count(c
     page = done.content.decode()
     assert "moved from 20 Feb 2026 to 23 Feb 2026; 12 visits moved" in page
     moves = re.search(r'<section id="d0-moves".*?</section>', page, re.S).group(0)
-    assert "20 Feb 2026" in moves and "23 Feb 2026" in moves and "chair unavailable" in moves
+    assert "2026-02-20" in moves and "2026-02-23" in moves and "chair unavailable" in moves
 
 
 def test_a_confirmation_for_another_date_shows_the_new_preview_instead_of_saving(client, planned):
