@@ -168,3 +168,18 @@ def test_the_matrix_shows_each_state_in_its_own_colour(
         assert serious_violations(page, axe_source) == []
     assert len(set(colours.values())) == len(colours) == 10, colours
     assert "rgba(0, 0, 0, 0)" not in colours.values()
+
+
+def test_the_admin_shows_an_unanswered_yes_no_as_a_dash(page, live_server, world, coordinator):
+    from participants.models import StaffRole
+    from participants.roles import group_for
+
+    coordinator.groups.add(group_for(StaffRole.COORDINATOR))
+    log_in(page, live_server, coordinator.username)
+    scr = visit(world["due"], "SCR")  # not done yet: "in window" has no answer
+    page.goto(live_server.url + reverse("admin:schedule_visit_change", args=[scr.pk]))
+    unknown = page.locator('div.readonly:has(> img[src$="icon-unknown.svg"])').first
+    assert not unknown.locator("img").is_visible()
+    dash = unknown.evaluate("e => getComputedStyle(e, '::after').content")
+    assert dash == '"—"'
+    assert page.locator('input[name="_save"]').count() == 0
