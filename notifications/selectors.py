@@ -315,3 +315,23 @@ def _jobs_problem(status: list[dict]) -> str | None:
         + ", ".join(j["job"] for j in late)
         + "): reminders and overdue safety flags are not being sent."
     )
+
+
+def notifications_of(user, *, status: str = ""):
+    """The emails addressed to `user` (sent, queued, failed or cancelled), newest first: the
+    columns the log shows only (not the bodies). Paginated by the caller."""
+    rows = OutboxEmail.objects.filter(recipient=user).only(
+        "kind",
+        "subject",
+        "status",
+        "send_after",
+        "sent_at",
+        "created_at",
+        "cancelled_reason",
+        "last_error",
+        "attempts",
+        "to_email",
+    )
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-created_at", "-pk")

@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from participants import roles
-from participants.models import Site, StaffProfile, StaffRole
+from participants.models import ReminderMode, Site, StaffProfile, StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +154,48 @@ def set_password_link(user) -> str:
         },
     )
     return f"{settings.SITE_URL}{path}"
+
+
+# --- A person's own notification choices ("My notifications") ----------------------------------
+# The days a person may choose to be reminded before a visit's target date (the study's default,
+# REMINDER_DAYS_BEFORE, is always among them).
+REMINDER_DAY_CHOICES = (14, 7, 3, 2, 1)
+
+
+def reminder_day_choices() -> list[int]:
+    return sorted(set(REMINDER_DAY_CHOICES) | set(settings.REMINDER_DAYS_BEFORE), reverse=True)
+
+
+def reminder_days_of(profile: StaffProfile) -> list[int]:
+    """The days before a target this person is reminded: their choice, else the study's."""
+    return sorted(set(profile.reminder_days or settings.REMINDER_DAYS_BEFORE), reverse=True)
+
+
+@transaction.atomic
+def notifications_set(user, *, reminder_mode: str, reminder_days) -> StaffProfile:
+    """Set one's own reminder emails: a daily digest or one email per item, and the days before
+    a visit's target to be reminded (at least one). Refusals keyed by field."""
+    try:
+        profile = StaffProfile.objects.select_for_update().get(user=user)
+    except StaffProfile.DoesNotExist:
+        raise ValidationError(
+            "Only study staff have notification settings: ask a study manager to add you."
+        ) from None
+    errors = {}
+    if reminder_mode not in ReminderMode.values:
+        errors["reminder_mode"] = "Choose a daily digest or one email per item."
+    try:
+        days = sorted({int(d) for d in reminder_days}, reverse=True)
+    except (TypeError, ValueError):
+        days = None
+    allowed = reminder_day_choices()
+    if not days or any(d not in allowed for d in days):
+        errors["reminder_days"] = (
+            "Choose at least one day among " + ", ".join(str(d) for d in allowed) + "."
+        )
+    if errors:
+        raise ValidationError(errors)
+    if (profile.reminder_mode, profile.reminder_days) != (reminder_mode, days):
+        profile.reminder_mode, profile.reminder_days = reminder_mode, days
+        profile.save()  # only when it changed: every save is a history row
+    return profile

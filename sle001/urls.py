@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # One's own notification settings and log (the notifications app's pages).
+    path("notifications/", include("notifications.urls")),
     path("", include("dashboard.urls")),
 ]
 

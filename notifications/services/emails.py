@@ -53,7 +53,12 @@ def admin_url(viewname: str, pk: int) -> str | None:
 
 def render_email(name: str, context: dict) -> tuple[str, str, str]:
     """(subject, text body, HTML body) from templates/emails/<name>_subject.txt/_body.txt/.html."""
-    context = {"site_url": settings.SITE_URL, **context}
+    context = {
+        "site_url": settings.SITE_URL,
+        # Where a person chooses what they receive (the footer of the reminder emails).
+        "settings_url": site_url(reverse("notifications:settings")),
+        **context,
+    }
     subject = render_to_string(f"emails/{name}_subject.txt", context)
     subject = " ".join(subject.split())  # a header is one line
     text = render_to_string(f"emails/{name}_body.txt", context)

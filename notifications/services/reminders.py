@@ -9,7 +9,7 @@ done or closed since a row was created has the row cancelled with the reason.
 """
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from notifications.services import deviation_digest
 from notifications.services.emails import participant_url, render_email
 from notifications.services.outbox import outbox_add
 from participants.models import ReminderMode, Site, StaffRole, Status
+from participants.staff import reminder_days_of
 from schedule.models import Visit, VisitStatus
 from schedule.windows import local_time_on
 
@@ -55,15 +56,20 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     for user_id in sorted(set(wanted) | set(drafts)):
         user = users[user_id]
         by_day, drafts_by_day = wanted.get(user_id, {}), drafts.get(user_id, {})
-        for day in sorted(set(by_day) | set(drafts_by_day)):
-            entries, waiting = by_day.get(day, []), drafts_by_day.get(day)
+        # (day, site): the site only for someone covering several sites, whose visit reminders
+        # come in one digest per site, each at 08:00 in its site's zone (not all at the earliest
+        # zone's 08:00); their deviation drafts keep a digest of their own (site None).
+        keys = set(by_day) | {(day, None) for day in drafts_by_day}
+        for day, site_id in sorted(keys, key=lambda k: (k[0], k[1] or 0)):
+            entries = by_day.get((day, site_id), [])
+            waiting = drafts_by_day.get(day) if site_id is None else None
             if user.staff_profile.reminder_mode == ReminderMode.PER_ITEM:
                 for item, visit, send_after in entries:
                     _add_per_item(user, item, visit, day, send_after, now, result)
                 if waiting:
                     _add_to_digest(user, [], day, now, result, waiting)
             else:
-                _add_to_digest(user, entries, day, now, result, waiting)
+                _add_to_digest(user, entries, day, now, result, waiting, site_id=site_id)
     return result
 
 
@@ -91,13 +97,17 @@ def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, di
 
 
 def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
-    """({user id: {local day: [(item, visit, send_after)]}}, {user id: user}): the reminders due
-    today, site-local, for each site's coordinators."""
-    days_before = sorted(set(settings.REMINDER_DAYS_BEFORE))
+    """({user id: {(local day, site id or None): [(item, visit, send_after)]}}, {user id: user}):
+    the reminders due today, site-local, for each site's coordinators, on the days each chose
+    (participants.staff.reminder_days_of). The site is in the key only for a coordinator of
+    several sites (one digest per site)."""
     today_of_site = {s.pk: now.astimezone(s.tz).date() for s in Site.objects.all()}
+    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+    days_of = {u.pk: reminder_days_of(u.staff_profile) for us in coordinators.values() for u in us}
+    days_before = sorted({n for days in days_of.values() for n in days})
     target_dates = {d + dt.timedelta(days=n) for d in today_of_site.values() for n in days_before}
     window_ends = {d + dt.timedelta(days=1) for d in today_of_site.values()}
-    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+    site_count = Counter(u.pk for us in coordinators.values() for u in us)
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
     users = {}
@@ -107,8 +117,11 @@ def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
         send_after = local_time_on(today, settings.REMINDER_HOUR, site.tz)
         for item in _reminder_items(visit, today, days_before):
             for user in coordinators.get(site.pk, []):
+                if item["days"] is not None and item["days"] not in days_of[user.pk]:
+                    continue  # a day this person did not choose
                 users[user.pk] = user
-                wanted[user.pk][today].append((item, visit, send_after))
+                key = (today, site.pk if site_count[user.pk] > 1 else None)
+                wanted[user.pk][key].append((item, visit, send_after))
     return wanted, users
 
 
@@ -263,7 +276,7 @@ def _add_per_item(user, item, visit, day, send_after, now, result) -> None:
     result.created += created
 
 
-def _add_to_digest(user, entries, day, now, result, waiting=None) -> None:
+def _add_to_digest(user, entries, day, now, result, waiting=None, *, site_id=None) -> None:
     """Put today's items (and `waiting`: (send_after, deviation draft ids)) into the user's
     digest for `day`; items found after the digest was claimed or sent go out one per email
     instead (a late item is still worth telling; a late draft is listed again tomorrow)."""
@@ -274,7 +287,8 @@ def _add_to_digest(user, entries, day, now, result, waiting=None) -> None:
     single = entries[0][1] if len(entries) == 1 and not drafts else None
     with transaction.atomic():
         row, created = outbox_add(
-            dedup_key=f"digest:{user.pk}:{day}",
+            # One per site for a coordinator of several (see reminders_scan).
+            dedup_key=f"digest:{user.pk}:{day}" + (f":s{site_id}" if site_id else ""),
             recipient=user,
             kind=OutboxKind.REMINDER_DIGEST,
             send_after=send_after,
