@@ -13,7 +13,7 @@ its items would be flagged but named in no email.
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from schedule.models import Assessment
 
@@ -43,7 +43,11 @@ def next_batch(candidates: QuerySet, after, size: int, *, by_due_time: bool = Tr
     one visit's items alone are more: then that visit alone."""
     key_fields = ("visit_id", "due_at") if by_due_time else ("visit_id",)
     rows = candidates if after is None else candidates.filter(_after(after, by_due_time))
-    picked = list(rows.order_by(*key_fields, "pk").values_list("pk", *key_fields)[: size + 1])
+    # Ordered by visit_id + 0: sorted after the partial index found the few candidates. Ordered
+    # by visit_id itself, PostgreSQL walks the whole visit_id index to fill the LIMIT, and with
+    # nothing to flag that is every assessment of the study (250 ms at 10k participants).
+    order = (F("visit_id") + 0, *key_fields[1:], "pk")
+    picked = list(rows.order_by(*order).values_list("pk", *key_fields)[: size + 1])
     if len(picked) <= size:
         return Batch([row[0] for row in picked], DONE)
     cut = picked[size][1:]
