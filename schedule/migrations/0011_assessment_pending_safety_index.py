@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('schedule', '0010_deviation_role_groups'),
+        ("schedule", "0010_deviation_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='assessment',
-            index=models.Index(condition=models.Q(('is_safety', True), ('status', 'pending')), fields=['due_at'], name='assess_pending_safety_due_idx'),
+            model_name="assessment",
+            index=models.Index(
+                condition=models.Q(("is_safety", True), ("status", "pending")),
+                fields=["due_at"],
+                name="assess_pending_safety_due_idx",
+            ),
         ),
     ]

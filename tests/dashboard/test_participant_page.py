@@ -143,7 +143,8 @@ def test_record_assessment_and_refuse_a_future_time(logged_in, coordinator, site
             },
         )
         assert (
-            field_error(bad.content.decode(), "completed_time") == "The result time is in the future."
+            field_error(bad.content.decode(), "completed_time")
+            == "The result time is in the future."
         )
         cbc.refresh_from_db()
         assert cbc.status == AssessmentStatus.PENDING
