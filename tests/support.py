@@ -182,6 +182,11 @@ TODAY = dt.date(2026, 3, 10)
 PASSWORD = "pw-for-tests-only"
 
 
+def response_body(response) -> bytes:
+    """The whole body of a response, whether streamed (a download) or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from dashboard import selectors
 from participants.models import Status
 from tests.support import NOW, consent, enrolled, frozen, worklist_scenario
+from tests.support import response_body as body
 
 URL = "/participants/"
 
@@ -19,11 +20,6 @@ URL = "/participants/"
 def data(protocol, site, site2, coordinator, investigator):
     with frozen():
         yield worklist_scenario(site, site2, coordinator, investigator)
-
-
-def body(response) -> bytes:
-    """A download is streamed: read it all."""
-    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 def csv_rows(response):
