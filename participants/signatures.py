@@ -131,7 +131,7 @@ def refuse_unsigned_change(record, changed, signature: Signature | None) -> None
         return
     message = ValidationError(
         f"Signed by {record.signed_name} ({record.get_signed_meaning_display()}) on "
-        f"{record.signed_at:%d %b %Y %H:%M} UTC: changing it needs a new signature.",
+        f"{record.signed_at:%Y-%m-%d %H:%M} UTC: changing it needs a new signature.",
         code=UNSIGNED_CHANGE,
     )
     raise ValidationError({name: [message] for name in changed})
@@ -156,8 +156,8 @@ def signature_shown(record, tz) -> SignatureShown | None:
     return SignatureShown(
         name=record.signed_name,
         meaning=record.get_signed_meaning_display(),
-        site_time=f"{local:%d %b %Y %H:%M} {local.tzname()} (site time)",
-        utc_time=f"{record.signed_at.astimezone(dt.UTC):%d %b %Y %H:%M} UTC",
+        site_time=f"{local:%Y-%m-%d %H:%M} {local.tzname()} (site time)",
+        utc_time=f"{record.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",
     )
 
 

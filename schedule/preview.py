@@ -85,8 +85,8 @@ def _assessment_label(assessment) -> str:
 
 def _span(window: Window) -> str:
     if window.start == window.end:
-        return f"{window.start:%d %b %Y}"
-    return f"{window.start:%d %b}–{window.end:%d %b %Y}"
+        return f"{window.start:%Y-%m-%d}"
+    return f"{window.start:%Y-%m-%d} – {window.end:%Y-%m-%d}"
 
 
 def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
@@ -102,8 +102,8 @@ def cross_anchor_warnings(rows: list[PreviewRow]) -> list[str]:
         for d in by_infusion:
             if c.window.target >= d.window.target:
                 warnings.append(
-                    f"{c.code} (target {c.window.target:%d %b %Y}) would fall on or after "
-                    f"{d.code} (target {d.window.target:%d %b %Y})."
+                    f"{c.code} (target {c.window.target:%Y-%m-%d}) would fall on or after "
+                    f"{d.code} (target {d.window.target:%Y-%m-%d})."
                 )
             elif c.window.overlaps(d.window):
                 warnings.append(

@@ -88,7 +88,7 @@ def local_time_problem(day: dt.date, time: dt.time, tz: ZoneInfo) -> str:
     first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
     if first.utcoffset() == second.utcoffset():
         return ""
-    when = f"{time:%H:%M} on {day:%d %b %Y}"
+    when = f"{time:%H:%M} on {day:%Y-%m-%d}"
     if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
         return (
             f"{when} does not exist at the site ({tz.key}): the clocks went forward an hour "

@@ -13,6 +13,7 @@ from django_tables2.utils import signature
 
 from dashboard.selectors import CLOSING_SOON_DAYS
 from dashboard.templatetags.times import local_text
+from schedule.services.visits import window_not_open_problem
 
 # One date format throughout, the one the date inputs take (sle001/formats for templates).
 DATE = "%Y-%m-%d"
@@ -62,6 +63,15 @@ def days_left_html(days: int | None):
 
 def with_next(url: str, next_url: str | None) -> str:
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def not_open_yet_html(visit, today: dt.date | None):
+    """The note shown instead of "Record done" / "Missed" while `visit`'s window has not opened
+    (schedule.services.visits.window_not_open_problem, the rule the services refuse on), or ""
+    when the visit may be recorded. Every table that offers those links asks this first."""
+    if today is None or not window_not_open_problem(visit, today):
+        return ""
+    return format_html('<small class="muted">window opens {}</small>', fmt_date(visit.window_start))
 
 
 def participant_link(participant) -> str:

@@ -17,7 +17,7 @@ def deviation_link(deviation) -> str:
 def _moment(value, deviation) -> str:
     if value is None:
         return ""
-    return value.astimezone(deviation.participant.site.tz).strftime("%d %b %Y %H:%M")
+    return value.astimezone(deviation.participant.site.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def cause_text(deviation) -> str:

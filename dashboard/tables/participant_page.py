@@ -6,10 +6,16 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from dashboard.selectors import study_day
-from dashboard.tables.base import NOWRAP, BaseTable, fmt_date, fmt_window, with_next
+from dashboard.tables.base import (
+    NOWRAP,
+    BaseTable,
+    fmt_date,
+    fmt_window,
+    not_open_yet_html,
+    with_next,
+)
 from dashboard.templatetags.times import local_time_html
 from schedule.models import AssessmentStatus, PreDoseOverride, VisitStatus
-from schedule.services.visits import window_not_open_problem
 
 
 class TimelineTable(BaseTable):
@@ -170,10 +176,8 @@ class TimelineTable(BaseTable):
         if record.status != VisitStatus.SCHEDULED:
             return ""
         # Nothing to record before the window opens (INF1 excepted: it may be given early).
-        if self.today and window_not_open_problem(record, self.today):
-            return format_html(
-                '<small class="muted">window opens {}</small>', fmt_date(record.window_start)
-            )
+        if note := not_open_yet_html(record, self.today):
+            return note
         links = [
             format_html(
                 '<a class="button" href="{}">Record done</a>',

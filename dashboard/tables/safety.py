@@ -66,7 +66,7 @@ def clock_html(text: str, clock: ClockState | None):
 
 
 def fmt_moment(moment: dt.datetime | None, tz) -> str:
-    return moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def iso(value) -> str:

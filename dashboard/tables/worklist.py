@@ -14,6 +14,7 @@ from dashboard.tables.base import (
     fmt_date,
     fmt_local,
     fmt_window,
+    not_open_yet_html,
     participant_link,
     url_of,
     with_next,
@@ -110,6 +111,9 @@ class VisitTable(BaseTable):
         return self._days_left(record)
 
     def render_action(self, record):
+        # "Coming up" lists visits whose window may not have opened: nothing to record yet.
+        if note := not_open_yet_html(record, self.today_by_site.get(record.participant.site_id)):
+            return note
         url = with_next(url_of("dashboard:visit_done", record.pk), self.next_url)
         return format_html('<a class="button" href="{}">Record {}</a>', url, record.code)
 

@@ -209,7 +209,7 @@ def episode_reassess(request, pk):
     if event.resolved_on is not None:
         messages.error(
             request,
-            f"{event.reference} resolved on {event.resolved_on:%d %b %Y}: record new findings "
+            f"{event.reference} resolved on {event.resolved_on:%Y-%m-%d}: record new findings "
             f"as a new {SHORT[event.kind]} episode.",
         )
         return redirect(participant_url(participant.pk, "episodes"))
@@ -255,7 +255,7 @@ def participant_death(request, pk):
             on = form.cleaned_data["on"]
             messages.success(
                 request,
-                f"{label}: death on {on:%d %b %Y} recorded, linked to {label}-AE{event.number}, "
+                f"{label}: death on {on:%Y-%m-%d} recorded, linked to {label}-AE{event.number}, "
                 "now grade 5, fatal and serious.",
             )
             return redirect(participant_url(pk, "adverse-events"))

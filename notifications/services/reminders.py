@@ -175,11 +175,11 @@ def _item_problem(item: dict, visit: Visit | None, now: dt.datetime) -> str | No
         return f"{visit.participant.label} is lost to follow-up"
     about = dt.date.fromisoformat(item["date"])
     if item["kind"] == OutboxKind.VISIT_DUE and visit.target_date != about:
-        return f"{code} moved to {visit.target_date:%d %b %Y}"
+        return f"{code} moved to {visit.target_date:%Y-%m-%d}"
     if item["kind"] == OutboxKind.WINDOW_CLOSES and visit.window_end != about:
-        return f"{code}'s window now ends {visit.window_end:%d %b %Y}"
+        return f"{code}'s window now ends {visit.window_end:%Y-%m-%d}"
     if now.astimezone(visit.participant.site.tz).date() > about:
-        return f"{about:%d %b %Y} has passed"
+        return f"{about:%Y-%m-%d} has passed"
     return None
 
 
@@ -254,7 +254,7 @@ def _reminder_subject(
     parts = [f"{len(items)} visits"] if items else []
     if drafts:
         parts.append(f"{drafts} deviation draft{'s' if drafts != 1 else ''} to describe")
-    return f"SLE-001 reminders for {day:%a %d %b %Y}: {', '.join(parts)}"
+    return f"SLE-001 reminders for {day:%a %Y-%m-%d}: {', '.join(parts)}"
 
 
 # --- Creating rows -------------------------------------------------------------------------------

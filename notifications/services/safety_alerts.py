@@ -384,8 +384,8 @@ def _safety_view(still: list[Assessment], now: dt.datetime) -> dict:
         "visit_name": visit.definition.name,
         "assessments": [{"code": a.definition.code, "name": a.definition.name} for a in still],
         # Formatted here: the template engine would show aware datetimes in UTC.
-        "due_at": f"{still[0].due_at.astimezone(tz):%a %d %b %Y %H:%M %Z}",
-        "flagged_at": f"{flagged.astimezone(tz):%a %d %b %Y %H:%M %Z}" if flagged else "",
+        "due_at": f"{still[0].due_at.astimezone(tz):%a %Y-%m-%d %H:%M %Z}",
+        "flagged_at": f"{flagged.astimezone(tz):%a %Y-%m-%d %H:%M %Z}" if flagged else "",
         "hours_overdue": int((now - still[0].due_at).total_seconds() // 3600),
         "escalation_hours": settings.OVERDUE_ESCALATION_HOURS,
         "url": participant_url(visit.participant_id),

@@ -363,7 +363,7 @@ def _sae_view(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
         "criteria": [Seriousness(c).label for c in event.seriousness_criteria if c in criteria],
         "aware_at": _local(event.aware_at, tz),
         "due_at": _local(due, tz),
-        "due_at_utc": f"{due.astimezone(dt.UTC):%a %d %b %Y %H:%M} UTC",
+        "due_at_utc": f"{due.astimezone(dt.UTC):%a %Y-%m-%d %H:%M} UTC",
         "left": _span(due - now) if now < due else "",
         "late": _span(now - due) if now >= due else "",
     }
@@ -386,7 +386,7 @@ def _event_view(event: AdverseEvent) -> dict:
 
 def _local(instant: dt.datetime, tz) -> str:
     # Formatted here: the template engine would show aware datetimes in UTC.
-    return f"{instant.astimezone(tz):%a %d %b %Y %H:%M %Z}"
+    return f"{instant.astimezone(tz):%a %Y-%m-%d %H:%M %Z}"
 
 
 def _span(delta: dt.timedelta) -> str:

@@ -46,7 +46,7 @@ def plausible_date_problem(day: dt.date, site: Site | None = None) -> str:
 
 
 def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"  # "1 Jan 2020"
+    return day.isoformat()  # "2020-01-01", as the date inputs take it
 
 
 def check_plausible_date(day: dt.date, field: str, site: Site | None = None) -> None:
@@ -74,10 +74,10 @@ validate_plausible_date = PlausibleDate()
 def check_clinical_date(participant: Participant, day: dt.date, field: str) -> None:
     check_plausible_date(day, field, participant.site)
     if day > site_today(participant.site):
-        raise ValidationError({field: f"{day:%d %b %Y} is in the future."})
+        raise ValidationError({field: f"{day:%Y-%m-%d} is in the future."})
     if day < participant.consent_date:
         raise ValidationError(
-            {field: f"{day:%d %b %Y} is before consent ({participant.consent_date:%d %b %Y})."}
+            {field: f"{day:%Y-%m-%d} is before consent ({participant.consent_date:%Y-%m-%d})."}
         )
 
 
@@ -87,12 +87,12 @@ def consent_to_first_infusion_problem(consent_on: dt.date, first_infusion_on: dt
     if days <= 0:
         # Leukapheresis and manufacturing lie between them: never the same day.
         return (
-            f"The first infusion ({first_infusion_on:%d %b %Y}) must come after the consent "
-            f"date ({consent_on:%d %b %Y})."
+            f"The first infusion ({first_infusion_on:%Y-%m-%d}) must come after the consent "
+            f"date ({consent_on:%Y-%m-%d})."
         )
     if days > MAX_CONSENT_TO_FIRST_INFUSION_DAYS:
         return (
-            f"Consent ({consent_on:%d %b %Y}) would be {days} days before the first infusion; "
+            f"Consent ({consent_on:%Y-%m-%d}) would be {days} days before the first infusion; "
             f"the protocol allows at most {MAX_CONSENT_TO_FIRST_INFUSION_DAYS}. "
             "Re-consent is needed."
         )

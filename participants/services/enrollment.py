@@ -161,7 +161,7 @@ def apheresis_record(
         raise ValidationError(
             {
                 "collected_on": "Leukapheresis is only done after eligibility is confirmed "
-                f"(enrolled {participant.enrolled_on:%d %b %Y})."
+                f"(enrolled {participant.enrolled_on:%Y-%m-%d})."
             }
         )
     product_id = product_id.strip()

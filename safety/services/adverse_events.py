@@ -133,7 +133,7 @@ def _new_event(participant, values: dict, criteria: list[str], by, now) -> Adver
 
 def _regrade_grade_problem(event: AdverseEvent, grade) -> str:
     if event.resolved_on is not None:
-        return f"This event resolved on {event.resolved_on:%d %b %Y}; it is no longer graded."
+        return f"This event resolved on {event.resolved_on:%Y-%m-%d}; it is no longer graded."
     problem = grade_problem(grade)
     if problem:
         return problem
@@ -240,7 +240,7 @@ def ae_resolve(event: AdverseEvent, *, on: dt.date, outcome: str, by) -> Adverse
     site = event.participant.site
     problems = {}
     if event.resolved_on is not None:
-        problems["on"] = f"The event already resolved on {event.resolved_on:%d %b %Y}."
+        problems["on"] = f"The event already resolved on {event.resolved_on:%Y-%m-%d}."
     elif problem := date_problem(on, "The resolution", site, event.onset_date, "the onset"):
         problems["on"] = problem
     if outcome not in Outcome.values or outcome == Outcome.NOT_RECOVERED:

@@ -42,7 +42,7 @@ def raise_problems(problems: dict[str, str]) -> None:
 
 
 def shown(moment: dt.datetime, site) -> str:
-    return f"{moment.astimezone(site.tz):%d %b %Y %H:%M} site time"
+    return f"{moment.astimezone(site.tz):%Y-%m-%d %H:%M} site time"
 
 
 def instant_problem(value, label: str, site, now, not_before=None, before_is="") -> str:
@@ -73,9 +73,9 @@ def date_problem(value, label: str, site, earliest: dt.date, earliest_is: str) -
     if not is_date(value):
         return f"{label}: give a date."
     if value > site_today(site):
-        return f"{value:%d %b %Y} is in the future."
+        return f"{value:%Y-%m-%d} is in the future."
     if value < earliest:
-        return f"{value:%d %b %Y} is before {earliest_is} ({earliest:%d %b %Y})."
+        return f"{value:%Y-%m-%d} is before {earliest_is} ({earliest:%Y-%m-%d})."
     return ""
 
 

@@ -102,7 +102,7 @@ def episode_resolve(event: AdverseEvent, *, on: dt.date, by) -> AdverseEvent:
     # the event is not already resolved.
     event = adverse_events.ae_resolve(event, on=on, outcome=Outcome.RECOVERED, by=by)
     holds.hold_release(
-        event.participant, source=event.reference, reason=f"resolved on {on:%d %b %Y}", by=by
+        event.participant, source=event.reference, reason=f"resolved on {on:%Y-%m-%d}", by=by
     )
     return event
 
@@ -161,7 +161,7 @@ def _episode_of(participant: Participant, event: AdverseEvent, kind: str) -> Adv
     if event.resolved_on is not None:
         raise ValidationError(
             {
-                "event": f"{event.reference} resolved on {event.resolved_on:%d %b %Y}; a new "
+                "event": f"{event.reference} resolved on {event.resolved_on:%Y-%m-%d}; a new "
                 f"{_SHORT[kind]} is a new episode."
             }
         )

@@ -98,7 +98,7 @@ def _death_problems(event, on, aware_at, now) -> dict[str, str]:
     site = event.participant.site
     if event.resolved_on is not None and event.outcome != Outcome.FATAL:
         return {
-            "event": f"{event.reference} resolved on {event.resolved_on:%d %b %Y}; link the "
+            "event": f"{event.reference} resolved on {event.resolved_on:%Y-%m-%d}; link the "
             "event that led to the death, or record it first."
         }
     onset_of = f"the onset of {event.reference}"

@@ -64,7 +64,7 @@ class PlanInfusionForm(ActionForm):
             # A move starts from the D0 it moves, not from today.
             self.initial["planned_on"] = self.d0
             self.explanation = (
-                f"D0 is planned on {self.d0:%d %b %Y}. Moving it moves every visit not yet done: "
+                f"D0 is planned on {self.d0:%Y-%m-%d}. Moving it moves every visit not yet done: "
                 "you see each one's old and new dates before confirming."
             )
         self.moves = None  # [VisitMove] shown for confirmation
@@ -91,8 +91,8 @@ class PlanInfusionForm(ActionForm):
         elif result is not None and self._moving(data):
             moved = self.participant.reanchors.order_by("-changed_at", "-pk").first()
             self.success_message = (
-                f"first infusion (D0) moved from {moved.old_anchor:%d %b %Y} to "
-                f"{moved.new_anchor:%d %b %Y}; {moved.visits_moved} visit"
+                f"first infusion (D0) moved from {moved.old_anchor:%Y-%m-%d} to "
+                f"{moved.new_anchor:%Y-%m-%d}; {moved.visits_moved} visit"
                 f"{'' if moved.visits_moved == 1 else 's'} moved"
             )
         return result

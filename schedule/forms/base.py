@@ -14,7 +14,7 @@ from participants.audit import AUDIT_REASON_MAX
 from participants.services.dates import PlausibleDate, validate_plausible_date
 from schedule.windows import local_time_problem
 
-DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y"]
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d"]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 YES_NO = [("yes", "Yes"), ("no", "No")]
 DATE_INVALID = "Enter a real calendar date, e.g. 2026-03-10"

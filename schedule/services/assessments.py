@@ -79,7 +79,7 @@ def post_dose_problem(assessment: Assessment, completed_at: dt.datetime | None =
         started = visit.started_at.astimezone(visit.participant.site.tz)
         return (
             f"The result time is before {visit.definition.code} started "
-            f"({started:%d %b %Y %H:%M} site time)."
+            f"({started:%Y-%m-%d %H:%M} site time)."
         )
     return ""
 

@@ -82,10 +82,10 @@ def out_of_window_warning(visit: Visit, day: dt.date) -> str:
     if window.contains(day):
         return ""
     if day > window.end:
-        where = f"{_days((day - window.end).days)} after the window closed ({window.end:%d %b %Y})"
+        where = f"{_days((day - window.end).days)} after the window closed ({window.end:%Y-%m-%d})"
     else:
         where = (
-            f"{_days((window.start - day).days)} before the window opened ({window.start:%d %b %Y})"
+            f"{_days((window.start - day).days)} before the window opened ({window.start:%Y-%m-%d})"
         )
     return f"This date is {where}; a deviation will be drafted."
 
@@ -99,8 +99,8 @@ def deviation_draft_for_out_of_window(visit: Visit) -> Deviation | None:
         participant_id=visit.participant_id,
         category=DeviationCategory.VISIT_OUT_OF_WINDOW,
         important=False,
-        reason=f"{visit.code} done on {visit.actual_date:%d %b %Y}, outside its window "
-        f"({visit.window_start:%d %b} to {visit.window_end:%d %b %Y}); no safety item missing.",
+        reason=f"{visit.code} done on {visit.actual_date:%Y-%m-%d}, outside its window "
+        f"({visit.window_start:%Y-%m-%d} to {visit.window_end:%Y-%m-%d}); no safety item missing.",
         occurred_on=visit.actual_date,
         visit=visit,
     )
@@ -196,8 +196,8 @@ def deviation_withdraw_if_resolved(visit: Visit) -> Deviation | None:
         return None
     deviation.status = DeviationStatus.WITHDRAWN
     deviation.withdrawn_reason = (
-        f"{visit.code}'s date corrected to {visit.actual_date:%d %b %Y}, within its window "
-        f"({visit.window_start:%d %b} to {visit.window_end:%d %b %Y})."
+        f"{visit.code}'s date corrected to {visit.actual_date:%Y-%m-%d}, within its window "
+        f"({visit.window_start:%Y-%m-%d} to {visit.window_end:%Y-%m-%d})."
     )
     deviation._change_reason = audit_reason(deviation.withdrawn_reason)
     deviation.save()

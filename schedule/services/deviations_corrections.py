@@ -38,15 +38,15 @@ def _check_new_date(visit: Visit, actual_date: dt.date, reason: str) -> None:
     participant = visit.participant
     dates.check_plausible_date(actual_date, "actual_date", participant.site)
     if actual_date == visit.actual_date:
-        raise ValidationError({"actual_date": f"{actual_date:%d %b %Y} is the date recorded."})
+        raise ValidationError({"actual_date": f"{actual_date:%Y-%m-%d} is the date recorded."})
     if actual_date > dates.site_today(participant.site):
-        raise ValidationError({"actual_date": f"{actual_date:%d %b %Y} is in the future."})
+        raise ValidationError({"actual_date": f"{actual_date:%Y-%m-%d} is in the future."})
     if actual_date < participant.consent_date:
         raise ValidationError({"actual_date": "The visit date is before consent."})
     d0 = participant.first_infusion_date
     if visit.definition.anchor == "first_infusion" and d0 and actual_date < d0:
         raise ValidationError(
-            {"actual_date": f"{visit} cannot be before the first infusion ({d0:%d %b %Y})."}
+            {"actual_date": f"{visit} cannot be before the first infusion ({d0:%Y-%m-%d})."}
         )
     if not reason:
         raise ValidationError(
@@ -68,8 +68,8 @@ def _redraft(visit: Visit, reason: str) -> None:
     deviation.withdrawn_reason = ""
     deviation.occurred_on = visit.actual_date
     deviation.importance_reason = (
-        f"{visit.code} done on {visit.actual_date:%d %b %Y}, outside its window "
-        f"({window.start:%d %b} to {window.end:%d %b %Y}); no safety item missing."
+        f"{visit.code} done on {visit.actual_date:%Y-%m-%d}, outside its window "
+        f"({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d}); no safety item missing."
     )
     deviation._change_reason = audit_reason(f"Visit date corrected: {reason}")
     deviation.save()
@@ -89,7 +89,7 @@ def visit_date_correct(visit: Visit, *, actual_date: dt.date, reason: str, by) -
     before = visit.actual_date
     visit.actual_date = actual_date
     visit.in_window = visit_window(visit).contains(actual_date)
-    visit._change_reason = audit_reason(f"Date corrected from {before:%d %b %Y}: {reason}")
+    visit._change_reason = audit_reason(f"Date corrected from {before:%Y-%m-%d}: {reason}")
     visit._history_user = by
     visit.save()
     if visit.in_window:

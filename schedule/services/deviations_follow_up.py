@@ -103,7 +103,7 @@ def _clean_irb_report(deviation: Deviation, value, now: dt.datetime):
         raise ValidationError(
             {
                 "reported_to_irb_at": "The report to the IRB is before the deviation occurred "
-                f"({deviation.occurred_on:%d %b %Y})."
+                f"({deviation.occurred_on:%Y-%m-%d})."
             }
         )
     return value

@@ -44,16 +44,16 @@ def first_infusion_date_check(
         what = "the leukapheresis" if leukapheresis_done else "the planned leukapheresis"
         if first_infusion_on <= leukapheresis_on:
             text = (
-                f"The first infusion ({first_infusion_on:%d %b %Y}) must come after {what} "
-                f"({leukapheresis_on:%d %b %Y}): the product is made from it."
+                f"The first infusion ({first_infusion_on:%Y-%m-%d}) must come after {what} "
+                f"({leukapheresis_on:%Y-%m-%d}): the product is made from it."
             )
             (errors if leukapheresis_done else warnings).append(text)
         elif gap := apheresis_gap_warning(leukapheresis_on, first_infusion_on, what):
             warnings.append(gap)
     if today is not None and first_infusion_on < today:
         warnings.append(
-            f"The first infusion date ({first_infusion_on:%d %b %Y}) is in the past (today at "
-            f"the site: {today:%d %b %Y}). Plan a past date only to enter an infusion already "
+            f"The first infusion date ({first_infusion_on:%Y-%m-%d}) is in the past (today at "
+            f"the site: {today:%Y-%m-%d}). Plan a past date only to enter an infusion already "
             "given; otherwise plan the day it will be given."
         )
     return FirstInfusionDateCheck(errors=errors, warnings=warnings)
@@ -65,6 +65,6 @@ def apheresis_gap_warning(collected_on: dt.date, d0: dt.date, what: str) -> str:
     if APHERESIS_TO_INFUSION_MIN_DAYS <= gap <= APHERESIS_TO_INFUSION_WARN_DAYS:
         return ""
     return (
-        f"The first infusion is {gap} days after {what} ({collected_on:%d %b %Y}); the protocol "
+        f"The first infusion is {gap} days after {what} ({collected_on:%Y-%m-%d}); the protocol "
         f"plans {APHERESIS_TO_INFUSION_MIN_DAYS}-21 days for manufacturing."
     )

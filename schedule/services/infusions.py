@@ -276,7 +276,7 @@ def treatment_start(
             schedule,
             d0,
             reason=reason
-            or f"First infusion given on {d0:%d %b %Y}, planned {schedule.infusion_anchor:%d %b %Y}.",
+            or f"First infusion given on {d0:%Y-%m-%d}, planned {schedule.infusion_anchor:%Y-%m-%d}.",
             by=by,
         )
     treatment.status_start_treatment(participant, infused_at=infused_at, dose=dose, lot=lot, by=by)
@@ -326,7 +326,7 @@ def infusion_record(
         raise ValidationError(
             {
                 "actual_date": f"{visit.definition.code} must be at least {gap} days after "
-                f"{previous.definition.code} ({previous.actual_date:%d %b %Y})."
+                f"{previous.definition.code} ({previous.actual_date:%Y-%m-%d})."
             }
         )
     gate(visit, started_at, override_reason=override_reason, by=by)
@@ -385,7 +385,7 @@ def treatment_stop_early(participant: Participant, *, on: dt.date, reason: str, 
     if last_given and on < last_given.actual_date:
         raise ValidationError(
             {
-                "on": f"{last_given.code} was given on {last_given.actual_date:%d %b %Y}: treatment "
+                "on": f"{last_given.code} was given on {last_given.actual_date:%Y-%m-%d}: treatment "
                 "cannot have stopped before it."
             }
         )

@@ -44,7 +44,7 @@ def window_not_open_problem(
     deviation) from their form."""
     if visit.definition.kind == VisitKind.FIRST_INFUSION or visit.window_opened(today):
         return ""
-    return f"{visit}'s window opens on {visit.window_start:%d %b %Y}: it cannot be {action} yet."
+    return f"{visit}'s window opens on {visit.window_start:%Y-%m-%d}: it cannot be {action} yet."
 
 
 def _check_visit_open(visit: Visit, actual_date: dt.date) -> None:
@@ -53,7 +53,7 @@ def _check_visit_open(visit: Visit, actual_date: dt.date) -> None:
     participant = visit.participant
     dates.check_plausible_date(actual_date, "actual_date", participant.site)
     if actual_date > dates.site_today(participant.site):
-        raise ValidationError({"actual_date": f"{actual_date:%d %b %Y} is in the future."})
+        raise ValidationError({"actual_date": f"{actual_date:%Y-%m-%d} is in the future."})
     if actual_date < participant.consent_date:
         raise ValidationError({"actual_date": "The visit date is before consent."})
 
@@ -174,7 +174,7 @@ def _check_after_first_infusion(visit: Visit, participant: Participant, actual_d
         )
     if actual_date < d0:
         raise ValidationError(
-            {"actual_date": f"{visit} cannot be before the first infusion ({d0:%d %b %Y})."}
+            {"actual_date": f"{visit} cannot be before the first infusion ({d0:%Y-%m-%d})."}
         )
 
 

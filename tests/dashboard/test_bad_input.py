@@ -26,7 +26,7 @@ from schedule import services
 from schedule.models import Assessment, Reanchor, Visit, VisitStatus
 from tests.support import TODAY, consent, days, enrolled, frozen, visit
 
-RANGE_MESSAGE = "Enter a date between 1 Jan 2020 and 10 Mar 2028."
+RANGE_MESSAGE = "Enter a date between 2020-01-01 and 2028-03-10."
 REAL_DATE_MESSAGE = "Enter a real calendar date, e.g. 2026-03-10"
 
 ODD = [
@@ -306,7 +306,7 @@ def test_the_services_refuse_a_date_out_of_range_too(people, coordinator):
             people["screening"], on=dt.date(9999, 12, 31), reason="Rash", by=coordinator
         )
     assert refused.value.message_dict == {
-        "on": ["Enter a date between 1 Jan 2020 and 10 Mar 2028."]
+        "on": ["Enter a date between 2020-01-01 and 2028-03-10."]
     }
 
 

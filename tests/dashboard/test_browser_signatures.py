@@ -98,8 +98,8 @@ def test_the_coordinators_draft_is_signed_by_the_investigator(
     signature = page.locator("#eligibility .signature").inner_text()
     assert "Grace Hopper" in signature
     assert "eligibility confirmed" in signature
-    assert "10 Mar 2026 14:" in signature and "EDT (site time)" in signature
-    assert "10 Mar 2026 18:" in signature and "UTC" in signature
+    assert "2026-03-10 14:" in signature and "EDT (site time)" in signature
+    assert "2026-03-10 18:" in signature and "UTC" in signature
     shot(page, "eligibility-signed-on-participant")
     checklist.refresh_from_db()
     assert checklist.prepared_by == coordinator and checklist.signed_by == investigator

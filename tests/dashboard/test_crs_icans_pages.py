@@ -163,7 +163,7 @@ def test_crs_findings_give_grade_3_and_why_on_the_participant_page_and_hold_the_
     assert f"{reference} · CRS" in episode and "grade 3" in episode
     assert '<td class="num">3</td><td>hypotension needing one vasopressor</td>' in episode
     assert "38.6 °C, hypotension needing one vasopressor, low-flow oxygen" in episode
-    assert "10 Mar 2026 10:30" in episode and coordinator.username in episode
+    assert "2026-03-10 10:30" in episode and coordinator.username in episode
     assert "Next infusion on hold" in episode
     event = AdverseEvent.objects.get()
     assert (event.kind, event.grade, event.serious) == (EventKind.CRS, 3, False)
@@ -418,7 +418,7 @@ def test_the_death_page_lists_only_this_participants_open_events_and_links_the_c
     assert field_error(refused, "event").startswith("Select a valid choice")
     assert response.redirect_chain == [(f"/participants/{p.pk}/#adverse-events", 302)]
     assert (
-        f"{p.label}: death on 10 Mar 2026 recorded, linked to {pneumonia.reference}, "
+        f"{p.label}: death on 2026-03-10 recorded, linked to {pneumonia.reference}, "
         "now grade 5, fatal and serious." in text(response)
     )
     pneumonia.refresh_from_db()
@@ -439,7 +439,7 @@ def test_a_refused_death_shows_under_its_field_and_changes_nothing(logged_in, p,
         response = logged_in.post(
             death_url(p), {**form, "aware_on": TODAY_NY, "aware_time": "10:00"}
         )
-    assert field_error(response, "on").startswith("07 Mar 2026 is before the onset of")
+    assert field_error(response, "on").startswith("2026-03-07 is before the onset of")
     event.refresh_from_db()
     p.refresh_from_db()
     assert (event.grade, event.serious, p.status) == (3, False, Status.IN_TREATMENT)

@@ -88,7 +88,7 @@ def test_a_visit_recorded_after_its_window_asks_to_confirm_and_saves_nothing_unt
     assert response.status_code == 200
     html = response.content.decode()
     assert field_error(html, "confirm_out_of_window") == (
-        "This date is 2 days after the window closed (15 Feb 2026); a deviation will be drafted."
+        "This date is 2 days after the window closed (2026-02-15); a deviation will be drafted."
     )
     assert "Record it on this date, outside its window" in html
     assert visit(p, "SCR").status == "scheduled"
@@ -179,7 +179,7 @@ def test_the_csv_is_streamed_escaped_and_holds_no_other_sites_rows(
     assert rows[0]["Participant"] == late.participant.label
     assert rows[0]["Description"] == '\'=HYPERLINK("x")'
     assert rows[0]["Occurred"] == "2026-02-17"
-    assert rows[0]["Why (not) important"].startswith("SCR done on 17 Feb 2026")
+    assert rows[0]["Why (not) important"].startswith("SCR done on 2026-02-17")
     assert berlin.label not in str(rows)
 
 
@@ -361,7 +361,7 @@ def test_a_date_corrected_into_the_window_from_the_participant_page_withdraws_th
     assert response.status_code == 302
     late.refresh_from_db()
     assert late.status == DeviationStatus.WITHDRAWN
-    assert "corrected to 15 Feb 2026, within its window" in late.withdrawn_reason
+    assert "corrected to 2026-02-15, within its window" in late.withdrawn_reason
     assert Visit.objects.get(pk=scr.pk).in_window is True
 
 

@@ -78,7 +78,7 @@ def test_future_visit_date_is_refused_next_to_the_field(logged_in, coordinator, 
             reverse("dashboard:visit_done", args=[scr.pk]), {"actual_date": "2026-03-11"}
         )
     assert response.status_code == 200
-    assert field_error(response.content.decode(), "actual_date") == "11 Mar 2026 is in the future."
+    assert field_error(response.content.decode(), "actual_date") == "2026-03-11 is in the future."
     scr.refresh_from_db()
     assert scr.status == VisitStatus.SCHEDULED
 

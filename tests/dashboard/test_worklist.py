@@ -113,3 +113,23 @@ def test_today_is_each_sites_own_date(manager, coordinator, site, site2, protoco
         work = selectors.worklist(manager, late_evening)
     assert codes(work.due_today) == sorted([(new_york.label, "SCR"), (berlin.label, "SCR")])
     assert work.today_by_site == {site.pk: dt.date(2026, 3, 10), site2.pk: dt.date(2026, 3, 11)}
+
+
+def test_coming_up_offers_no_record_link_before_the_window_opens(
+    client, coordinator, investigator, site, data
+):
+    """EOT is targeted 6 days ahead with a ±3-day window: listed under "Next 7 days" but not
+    recordable yet, so the row says when its window opens instead of offering "Record EOT"
+    (the same rule the participant page and the service refuse on)."""
+    with frozen():
+        d0 = TODAY - dt.timedelta(days=44)
+        p = enrolled(site, coordinator, investigator, d0 - dt.timedelta(days=40), d0=d0)
+        eot = visit(p, "EOT")
+        assert (p.label, "EOT") in codes(selectors.worklist(coordinator, NOW).coming_up)
+        client.force_login(coordinator)
+        html = client.get("/").content.decode()
+    assert reverse("dashboard:visit_done", args=[eot.pk]) not in html
+    assert f"window opens {eot.window_start:%Y-%m-%d}" in html
+    # The APH of "coming" (window open since 1 Mar) keeps its one-click link.
+    aph = visit(data["coming"], "APH")
+    assert reverse("dashboard:visit_done", args=[aph.pk]) in html

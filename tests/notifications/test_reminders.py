@@ -216,7 +216,7 @@ def test_reanchored_visit_gets_a_new_reminder_and_the_stale_one_is_cancelled(
     services.reminders_scan(now=local(day, 4, site.time_zone))
     stale.refresh_from_db()
     assert stale.status == OutboxStatus.CANCELLED
-    assert stale.cancelled_reason == f"{participant.label} INF2 moved to 03 Mar 2026"
+    assert stale.cancelled_reason == f"{participant.label} INF2 moved to 2026-03-03"
 
     # The new date (3 Mar) is reminded 7 days before, on 24 Feb.
     services.reminders_scan(now=local(dt.date(2026, 2, 24), 2, site.time_zone))

@@ -344,7 +344,7 @@ def test_a_report_recorded_before_the_deadline_means_no_overdue_email_and_cancel
     assert {r.kind for r in rows} == {OutboxKind.SAE_CLOCK_REMINDER}
     assert {r.status for r in rows} == {OutboxStatus.CANCELLED}
     assert {r.cancelled_reason for r in rows} == {
-        "reported to the sponsor Thu 09 Apr 2026 03:00 EDT"
+        "reported to the sponsor Thu 2026-04-09 03:00 EDT"
     }
 
 
@@ -389,9 +389,9 @@ def test_the_emails_name_the_event_grade_reasons_clock_and_link_and_no_free_text
     assert "held until the event is" in crs.body
     reminder = next(m for s, m in by_subject.items() if "SAE report due" in s)
     assert reminder.subject == (
-        "SLE-001 SAE report due Thu 09 Apr 2026 14:00 EDT: S01-003-AE1 (12 h 00 min left)"
+        "SLE-001 SAE report due Thu 2026-04-09 14:00 EDT: S01-003-AE1 (12 h 00 min left)"
     )
-    assert "Thu 09 Apr 2026 18:00 UTC" in reminder.body
+    assert "Thu 2026-04-09 18:00 UTC" in reminder.body
     assert "Hospitalisation or its prolongation" in reminder.body
     overdue = next(m for s, m in by_subject.items() if "OVERDUE" in s)
     assert "Overdue by:  0 h 03 min" in overdue.body

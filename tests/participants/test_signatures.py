@@ -167,8 +167,8 @@ def test_the_signature_shows_name_meaning_site_time_and_utc(journey, client):
     # 18:00 in New York on 12 Jan 2026 (EST, UTC-5) is 23:00 UTC.
     assert "Grace Hopper" in html
     assert "eligibility confirmed" in html
-    assert "12 Jan 2026 18:00 EST (site time)" in html
-    assert "12 Jan 2026 23:00 UTC" in html
+    assert "2026-01-12 18:00 EST (site time)" in html
+    assert "2026-01-12 23:00 UTC" in html
 
 
 def test_the_signature_keeps_the_printed_name_after_the_account_is_renamed(journey):

@@ -205,7 +205,7 @@ def test_resolving_an_episode_releases_its_hold_and_a_new_crs_is_a_new_episode(j
     with journey.on(D0 + days(4)):
         crs_icans.episode_resolve(event, on=D0 + days(4), by=journey.by)
     hold = InfusionHold.objects.get()
-    assert hold.release_reason == "resolved on 24 Feb 2026"
+    assert hold.release_reason == "resolved on 2026-02-24"
     with pytest.raises(ValidationError, match="a new CRS is a new episode"):
         crs(journey, D0 + days(5), event=event)
     assert crs(journey, D0 + days(5)).event.number == 2

@@ -38,7 +38,7 @@ def test_the_warning_counts_the_days_after_the_window_closed(journey):
     scr = journey.visit("SCR")
 
     assert out_of_window_warning(scr, SCR_WINDOW_END + days(2)) == (
-        "This date is 2 days after the window closed (19 Jan 2026); a deviation will be drafted."
+        "This date is 2 days after the window closed (2026-01-19); a deviation will be drafted."
     )
     assert out_of_window_warning(scr, SCR_WINDOW_END + days(1)).startswith(
         "This date is 1 day after"
@@ -75,10 +75,10 @@ def test_a_date_corrected_into_the_window_withdraws_the_draft_with_the_reason(jo
     assert visit.actual_date == SCR_WINDOW_END and visit.in_window is True
     deviation = Deviation.objects.get()
     assert deviation.status == DeviationStatus.WITHDRAWN
-    assert deviation.withdrawn_reason.startswith("SCR's date corrected to 19 Jan 2026, within")
+    assert deviation.withdrawn_reason.startswith("SCR's date corrected to 2026-01-19, within")
     latest = Visit.history.filter(id=visit.pk).latest()
     assert latest.history_change_reason == (
-        "Date corrected from 21 Jan 2026: Typo: visit was on the 19th"
+        "Date corrected from 2026-01-21: Typo: visit was on the 19th"
     )
     assert latest.history_user == journey.by
 
@@ -94,7 +94,7 @@ def test_a_date_corrected_to_the_day_after_the_window_keeps_the_one_draft_re_dat
     deviation = Deviation.objects.get()
     assert deviation.status == DeviationStatus.DRAFT
     assert deviation.occurred_on == SCR_WINDOW_END + days(1)
-    assert "done on 20 Jan 2026" in deviation.importance_reason
+    assert "done on 2026-01-20" in deviation.importance_reason
 
 
 def test_a_date_corrected_out_of_the_window_and_back_and_out_again_keeps_one_deviation(journey):
@@ -122,8 +122,8 @@ def test_a_date_corrected_out_of_the_window_and_back_and_out_again_keeps_one_dev
 @pytest.mark.parametrize(
     ("new_date", "reason", "field", "message"),
     [
-        (SCR_WINDOW_END + days(2), "same", "actual_date", "21 Jan 2026 is the date recorded."),
-        (SCR_WINDOW_END + days(9), "future", "actual_date", "28 Jan 2026 is in the future."),
+        (SCR_WINDOW_END + days(2), "same", "actual_date", "2026-01-21 is the date recorded."),
+        (SCR_WINDOW_END + days(9), "future", "actual_date", "2026-01-28 is in the future."),
         (CONSENT_ON - days(1), "early", "actual_date", "The visit date is before consent."),
         (SCR_WINDOW_END, "  ", "reason", "Give the reason for the correction"),
         (SCR_WINDOW_END, "x" * 101, "reason", "Keep the reason to 100 characters"),
@@ -390,5 +390,5 @@ def test_a_report_to_the_irb_before_the_deviation_occurred_is_refused(journey, l
         services.deviation_edit(deviation, by=journey.by, reported_to_irb_at=day_before)
 
     assert field_errors(refused)["reported_to_irb_at"][0].startswith(
-        "The report to the IRB is before the deviation occurred (21 Jan 2026)"
+        "The report to the IRB is before the deviation occurred (2026-01-21)"
     )

@@ -86,7 +86,7 @@ def test_a_date_corrected_into_the_window_withdraws_the_draft_with_the_reason(jo
     assert withdrawn == deviation
     assert deviation.status == DeviationStatus.WITHDRAWN
     assert deviation.withdrawn_reason == (
-        "SCR's date corrected to 19 Jan 2026, within its window (05 Jan to 19 Jan 2026)."
+        "SCR's date corrected to 2026-01-19, within its window (2026-01-05 to 2026-01-19)."
     )
     assert deviation.history.latest().history_change_reason.startswith("SCR's date corrected")
 

@@ -76,7 +76,7 @@ def test_a_post_dose_result_timed_before_the_infusion_started_is_refused(journey
                 reason="time corrected",
             )
     assert refused.value.message_dict["completed_at"] == [
-        "The result time is before INF2 started (27 Feb 2026 10:00 site time)."
+        "The result time is before INF2 started (2026-02-27 10:00 site time)."
     ]
 
 
@@ -124,7 +124,7 @@ def test_month_12_before_its_window_is_refused_naming_its_window_not_another_vis
     with journey.on(day), pytest.raises(ValidationError) as refused:
         services.visit_record_done(m12, actual_date=day, by=journey.by)
     assert refused.value.messages == [
-        f"{m12}'s window opens on 06 Feb 2027: it cannot be recorded as done yet."
+        f"{m12}'s window opens on 2027-02-06: it cannot be recorded as done yet."
     ]
 
 
@@ -237,7 +237,7 @@ def test_moving_d0_shows_every_move_saves_nothing_then_confirms_with_the_count(c
     planned.p.schedule.refresh_from_db()
     assert planned.p.schedule.infusion_anchor == dt.date(2026, 2, 23)
     page = done.content.decode()
-    assert "moved from 20 Feb 2026 to 23 Feb 2026; 12 visits moved" in page
+    assert "moved from 2026-02-20 to 2026-02-23; 12 visits moved" in page
     moves = re.search(r'<section id="d0-moves".*?</section>', page, re.S).group(0)
     assert "2026-02-20" in moves and "2026-02-23" in moves and "chair unavailable" in moves
 
@@ -301,9 +301,9 @@ def test_the_past_and_the_planned_leukapheresis_are_named_in_the_warnings(journe
             journey.p, planned_on=dt.date(2026, 2, 1), by=journey.by
         )
     assert warnings == [
-        "The first infusion (01 Feb 2026) must come after the planned leukapheresis "
-        "(02 Feb 2026): the product is made from it.",
-        "The first infusion date (01 Feb 2026) is in the past (today at the site: 05 Feb 2026). "
+        "The first infusion (2026-02-01) must come after the planned leukapheresis "
+        "(2026-02-02): the product is made from it.",
+        "The first infusion date (2026-02-01) is in the past (today at the site: 2026-02-05). "
         "Plan a past date only to enter an infusion already given; otherwise plan the day it "
         "will be given.",
     ]
@@ -316,7 +316,7 @@ def test_a_first_infusion_on_or_before_a_collected_leukapheresis_is_refused(plan
         )
     assert refused.value.message_dict == {
         "first_infusion_on": [
-            "The first infusion (02 Feb 2026) must come after the leukapheresis (02 Feb 2026): "
+            "The first infusion (2026-02-02) must come after the leukapheresis (2026-02-02): "
             "the product is made from it."
         ]
     }
@@ -350,7 +350,7 @@ def test_the_preview_command_warns_about_a_past_date_only_when_given_today(proto
         stdout=io.StringIO(),
         stderr=err,
     )
-    assert "is in the past (today at the site: 21 Feb 2026)" in err.getvalue()
+    assert "is in the past (today at the site: 2026-02-21)" in err.getvalue()
     quiet = io.StringIO()
     call_command(
         "schedule_preview",

@@ -107,7 +107,7 @@ def test_short_apheresis_to_first_infusion_gap_is_a_warning_not_an_error(protoco
     out, err = run("--consent", "2026-01-05", "--first-infusion", "2026-02-10")
 
     assert "8 days after the planned leukapheresis" in err
-    assert "APH window (20 Jan–12 Feb 2026) overlaps INF1 (10 Feb 2026)" in err
+    assert "APH window (2026-01-20 – 2026-02-12) overlaps INF1 (2026-02-10)" in err
     assert "INF1" in out  # the schedule is still printed
 
 
@@ -141,7 +141,7 @@ def test_apheresis_after_first_infusion_is_warned_about():
     # Pure function: D0 three weeks after consent puts the APH target (C0+28) after INF1.
     preview = schedule_preview(PROTOCOL, dt.date(2026, 1, 5), dt.date(2026, 1, 26))
     assert any(
-        "APH (target 02 Feb 2026) would fall on or after INF1" in w for w in preview.warnings
+        "APH (target 2026-02-02) would fall on or after INF1" in w for w in preview.warnings
     )
     assert not preview.errors
 
