@@ -305,9 +305,7 @@ def test_the_services_refuse_a_date_out_of_range_too(people, coordinator):
         services.unscheduled_visit_add(
             people["screening"], on=dt.date(9999, 12, 31), reason="Rash", by=coordinator
         )
-    assert refused.value.message_dict == {
-        "on": ["Enter a date between 2020-01-01 and 2028-03-10."]
-    }
+    assert refused.value.message_dict == {"on": ["Enter a date between 2020-01-01 and 2028-03-10."]}
 
 
 def test_an_unscheduled_visit_may_be_planned_ahead_within_the_range(people, client):

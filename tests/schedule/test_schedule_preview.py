@@ -140,9 +140,7 @@ def test_protocol_with_overlapping_windows_is_an_error(protocol):
 def test_apheresis_after_first_infusion_is_warned_about():
     # Pure function: D0 three weeks after consent puts the APH target (C0+28) after INF1.
     preview = schedule_preview(PROTOCOL, dt.date(2026, 1, 5), dt.date(2026, 1, 26))
-    assert any(
-        "APH (target 2026-02-02) would fall on or after INF1" in w for w in preview.warnings
-    )
+    assert any("APH (target 2026-02-02) would fall on or after INF1" in w for w in preview.warnings)
     assert not preview.errors
 
 
