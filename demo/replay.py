@@ -195,6 +195,7 @@ class _Replay:
             self.participant,
             on=on,
             reason="CRS grade 2 after the last infusion; investigator stopped treatment.",
+            reason_code="crs_icans",
             by=self.by,
         )
 
@@ -217,6 +218,7 @@ class _Replay:
             self.participant,
             on=self.day(n),
             reason="Participant withdrew consent.",
+            reason_code="consent_withdrawn",
             safety_follow_up_continues=self.participant.status != Status.SCREENING,
             by=self.by,
         )

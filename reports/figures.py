@@ -40,13 +40,13 @@ COUNTED = {
 TALLIED = {
     "screen_failed_criteria": lambda t: (
         [(t.screen_failed_on, code) for code in t.failed_criteria]
-        or ([(t.screen_failed_on, "other: " + t.screen_fail_reason)] if t.screen_failed_on else [])
+        or ([(t.screen_failed_on, OTHER_CRITERION)] if t.screen_failed_on else [])
     ),
     "treatment_stopped_reasons": lambda t: (
-        [(t.treatment_ended_on, t.stop_reason or "not given")] if t.stopped_early else []
+        [(t.treatment_ended_on, t.stop_reason)] if t.stopped_early else []
     ),
     "withdrawal_reasons": lambda t: (
-        [(t.withdrawn_on, t.withdrawal_reason or "not given")] if t.withdrawn_on else []
+        [(t.withdrawn_on, t.withdrawal_reason)] if t.withdrawn_on else []
     ),
 }
 MEDIANS = {
@@ -56,7 +56,8 @@ MEDIANS = {
 }
 PROJECTION_MONTHS = 3  # the rate of the last three months (this one and the two before)
 NOT_ENOUGH_DATA = "not enough data"
-REASON_CHARS = 80  # a tally's key is a reason's first words, never a whole note
+# A screen failure with no criterion ticked: the note stays at the site, the report says "other".
+OTHER_CRITERION = "other (no criterion given)"
 
 
 def month_of(text: str) -> dt.date:
@@ -84,7 +85,7 @@ def _counts(found: list[Timeline], first: dt.date, last: dt.date) -> dict:
 def _tallies(found: list[Timeline], first: dt.date) -> dict:
     tallies = {}
     for key, items_of in TALLIED.items():
-        items = [(day, label[:REASON_CHARS]) for t in found for day, label in items_of(t)]
+        items = [(day, label) for t in found for day, label in items_of(t)]
         tallies[key] = {
             "month": dict(sorted(Counter(label for day, label in items if day >= first).items())),
             "to_date": dict(sorted(Counter(label for _, label in items).items())),

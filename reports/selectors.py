@@ -17,7 +17,8 @@ ALL_SITES = "ALL"
 
 
 def history_rows(site_ids: list[int], *, through: dt.date) -> list[HistoryRow]:
-    """The StatusChange rows of those sites dated on or before `through`, in recorded order."""
+    """The StatusChange rows of those sites dated on or before `through`, in recorded order.
+    The free-text reason is never read: reports tally coded categories (participants.reasons)."""
     rows = (
         StatusChange.objects.filter(participant__site_id__in=site_ids, effective_on__lte=through)
         .order_by("changed_at", "id")
@@ -28,7 +29,6 @@ def history_rows(site_ids: list[int], *, through: dt.date) -> list[HistoryRow]:
             "from_status",
             "to_status",
             "effective_on",
-            "reason",
             "details",
         )
     )

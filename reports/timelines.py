@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from participants.models import Status
+from participants.reasons import TreatmentStopReason, WithdrawalReason, reason_label
 
 LEAVING = (Status.WITHDRAWN, Status.DIED)
 
@@ -29,7 +30,6 @@ class HistoryRow:
     from_status: str
     to_status: str
     effective_on: dt.date
-    reason: str = ""
     details: dict = field(default_factory=dict)
 
 
@@ -43,17 +43,16 @@ class Timeline:
     consented_on: dt.date | None = None
     screen_failed_on: dt.date | None = None
     failed_criteria: list[str] = field(default_factory=list)
-    screen_fail_reason: str = ""
     enrolled_on: dt.date | None = None
     leukapheresis_on: list[dt.date] = field(default_factory=list)
     manufacturing_failed_on: list[dt.date] = field(default_factory=list)
     treated_on: dt.date | None = None
     treatment_ended_on: dt.date | None = None
     stopped_early: bool = False
-    stop_reason: str = ""
+    stop_reason: str = ""  # a coded category's label (participants.reasons), never free text
     completed_on: dt.date | None = None
     withdrawn_on: dt.date | None = None
-    withdrawal_reason: str = ""
+    withdrawal_reason: str = ""  # likewise
     lost_on: list[dt.date] = field(default_factory=list)
     reinstated_on: list[dt.date] = field(default_factory=list)
     died_on: dt.date | None = None
@@ -104,14 +103,13 @@ def _apply(timeline: Timeline, row: HistoryRow) -> None:
     elif to == Status.SCREEN_FAILED:
         timeline.screen_failed_on = day
         timeline.failed_criteria = list(row.details.get("failed_criteria") or [])
-        timeline.screen_fail_reason = row.reason.strip()
     elif to == Status.IN_FOLLOW_UP:
         timeline.treatment_ended_on = day
         timeline.stopped_early = bool(row.details.get("stopped_early"))
-        timeline.stop_reason = row.reason.strip()
+        timeline.stop_reason = reason_label(row.details.get("reason_code"), TreatmentStopReason)
     elif to == Status.WITHDRAWN:
         timeline.withdrawn_on = day
-        timeline.withdrawal_reason = row.reason.strip()
+        timeline.withdrawal_reason = reason_label(row.details.get("reason_code"), WithdrawalReason)
 
 
 def timelines(rows, *, through: dt.date) -> list[Timeline]:

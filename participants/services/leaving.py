@@ -9,6 +9,7 @@ from participants.models import (
     Participant,
     Status,
 )
+from participants.reasons import WithdrawalReason, check_reason_code
 from participants.services.dates import check_clinical_date, site_today
 from participants.services.status import apply_transition, check_allowed, locked
 
@@ -21,6 +22,7 @@ def status_withdraw(
     *,
     on: dt.date,
     reason: str,
+    reason_code: str,
     safety_follow_up_continues: bool,
     by,
 ) -> tuple[Participant, str]:
@@ -30,6 +32,7 @@ def status_withdraw(
     check_clinical_date(participant, on, "on")
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for withdrawal."})
+    check_reason_code(reason_code, WithdrawalReason, "withdrawal")
     withdrawn_from = participant.status
     participant.off_study_on = on
     participant.safety_follow_up_continues = safety_follow_up_continues
@@ -42,6 +45,7 @@ def status_withdraw(
         details={
             "safety_follow_up_continues": safety_follow_up_continues,
             "withdrawn_from": withdrawn_from,
+            "reason_code": reason_code,
         },
     )
     return participant, withdrawn_from

@@ -12,6 +12,7 @@ from participants.identifiers import check_infusion_product
 from participants.models import (
     Participant,
 )
+from participants.reasons import TreatmentStopReason, check_reason_code
 from participants.services.dates import check_clinical_date, check_first_infusion_date
 from participants.services.status import apply_transition, check_allowed, locked
 
@@ -46,7 +47,13 @@ def status_start_treatment(
 
 @transaction.atomic
 def status_end_treatment(
-    participant: Participant, *, on: dt.date, by, planned_infusions: int, reason: str = ""
+    participant: Participant,
+    *,
+    on: dt.date,
+    by,
+    planned_infusions: int,
+    reason: str = "",
+    reason_code: str = "",
 ) -> Participant:
     """Treatment ends, after the last planned infusion or stopped early. Not a withdrawal."""
     participant = locked(participant)
@@ -59,6 +66,8 @@ def status_end_treatment(
         raise ValidationError(
             {"reason": "Treatment stopped before the 6th infusion: give the reason."}
         )
+    if stopped_early:
+        check_reason_code(reason_code, TreatmentStopReason, "stopping treatment")
     return apply_transition(
         participant,
         "end_treatment",
@@ -68,6 +77,7 @@ def status_end_treatment(
         details={
             "infusions_received": participant.infusions_received,
             "stopped_early": stopped_early,
+            **({"reason_code": reason_code} if stopped_early else {}),
         },
     )
 

@@ -4,6 +4,7 @@ from django import forms
 
 from participants import eligibility
 from participants.models import Eligibility, Participant, Status
+from participants.reasons import TreatmentStopReason, WithdrawalReason
 from participants.selectors import investigators_of
 from participants.services.dates import site_today
 from participants.signatures import PASSWORD_FIELD, SignatureFormPart, SignatureMeaning
@@ -236,7 +237,11 @@ class StopTreatmentForm(ActionForm):
     title = "Stop treatment early"
     explanation = "The participant stays in the study and moves to follow-up; remaining infusions are cancelled."
     on = date_field("Date treatment stopped")
-    reason = text_area("Reason")
+    reason_code = forms.ChoiceField(
+        label="Why (the category reports count)",
+        choices=[("", "---------"), *TreatmentStopReason.choices],
+    )
+    reason = text_area("Details (kept on the record, never in reports)")
 
     @classmethod
     def available(cls, participant):
@@ -244,7 +249,11 @@ class StopTreatmentForm(ActionForm):
 
     def call(self, data):
         services.treatment_stop_early(
-            self.participant, on=data["on"], reason=data["reason"], by=self.user
+            self.participant,
+            on=data["on"],
+            reason=data["reason"],
+            reason_code=data["reason_code"],
+            by=self.user,
         )
 
 
@@ -252,7 +261,11 @@ class WithdrawForm(ActionForm):
     title = "Withdraw from the study"
     explanation = "Future visits are cancelled and an early-termination visit is laid out."
     on = date_field("Date of withdrawal")
-    reason = text_area("Reason")
+    reason_code = forms.ChoiceField(
+        label="Why (the category reports count)",
+        choices=[("", "---------"), *WithdrawalReason.choices],
+    )
+    reason = text_area("Details (kept on the record, never in reports)")
     safety_follow_up_continues = forms.ChoiceField(
         label="Does safety follow-up continue?", choices=YES_NO, widget=forms.RadioSelect
     )
@@ -266,6 +279,7 @@ class WithdrawForm(ActionForm):
             self.participant,
             on=data["on"],
             reason=data["reason"],
+            reason_code=data["reason_code"],
             safety_follow_up_continues=data["safety_follow_up_continues"] == "yes",
             by=self.user,
         )

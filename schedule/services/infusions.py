@@ -13,6 +13,7 @@ from django.utils import timezone
 from participants import access
 from participants.identifiers import check_infusion_product
 from participants.models import Participant, StaffProfile, StaffRole, Status
+from participants.reasons import TreatmentStopReason
 from participants.services import dates, treatment
 from schedule.models import (
     Anchor,
@@ -359,7 +360,12 @@ def end_treatment_after_last_infusion(participant: Participant, visit: Visit, *,
         + ", ".join(v.code for v in missed)
     )
     treatment.status_end_treatment(
-        participant, on=on, by=by, reason=reason, planned_infusions=planned
+        participant,
+        on=on,
+        by=by,
+        reason=reason,
+        reason_code=TreatmentStopReason.MISSED_INFUSIONS,
+        planned_infusions=planned,
     )
 
 
@@ -371,7 +377,9 @@ def planned_infusions(participant: Participant) -> int:
 
 
 @transaction.atomic
-def treatment_stop_early(participant: Participant, *, on: dt.date, reason: str, by) -> Participant:
+def treatment_stop_early(
+    participant: Participant, *, on: dt.date, reason: str, reason_code: str, by
+) -> Participant:
     """Treatment stops before the 6th infusion. The participant stays in the study (follow-up)."""
     access.require_recorder(by, participant.site)
     last_given = (
@@ -390,7 +398,12 @@ def treatment_stop_early(participant: Participant, *, on: dt.date, reason: str, 
             }
         )
     participant = treatment.status_end_treatment(
-        participant, on=on, reason=reason, by=by, planned_infusions=planned_infusions(participant)
+        participant,
+        on=on,
+        reason=reason,
+        reason_code=reason_code,
+        by=by,
+        planned_infusions=planned_infusions(participant),
     )
     close_open_visits(
         participant,

@@ -183,7 +183,13 @@ def participant_manufacturing_fail(
 
 @transaction.atomic
 def participant_withdraw(
-    participant: Participant, *, on: dt.date, reason: str, safety_follow_up_continues: bool, by
+    participant: Participant,
+    *,
+    on: dt.date,
+    reason: str,
+    reason_code: str,
+    safety_follow_up_continues: bool,
+    by,
 ) -> Participant:
     """Withdrawal: future visits are cancelled and the early-termination visit is laid out."""
     access.require_recorder(by, participant.site)
@@ -191,6 +197,7 @@ def participant_withdraw(
         participant,
         on=on,
         reason=reason,
+        reason_code=reason_code,
         safety_follow_up_continues=safety_follow_up_continues,
         by=by,
     )

@@ -139,11 +139,11 @@ FIELDS = {
     "assessment result": ["result", "is_abnormal", "completed_on", "completed_time"],
     "lab values": ["ANC_value", "ANC_unit", "PLT_value", "completed_on", "completed_time"],
     "assessment not done": ["reason", "not_applicable"],
-    "withdraw": ["on", "reason", "safety_follow_up_continues"],
+    "withdraw": ["on", "reason_code", "reason", "safety_follow_up_continues"],
     "screen failure": ["on", "failed_criteria", "rescreen_allowed", "reason"],
     "unscheduled visit": ["on", "reason"],
     "first-infusion plan": ["planned_on", "reason"],
-    "withdraw planned": ["on", "reason", "safety_follow_up_continues"],
+    "withdraw planned": ["on", "reason_code", "reason", "safety_follow_up_continues"],
     "register consent": [
         "site",
         "consent_on",
@@ -240,7 +240,12 @@ def test_a_101_character_withdrawal_reason_is_saved_whole(people, client):
     with frozen():
         response = client.post(
             reverse("dashboard:participant_action", args=[p.pk, "withdraw"]),
-            {"on": "2026-03-10", "reason": reason, "safety_follow_up_continues": "no"},
+            {
+                "on": "2026-03-10",
+                "reason_code": "other",
+                "reason": reason,
+                "safety_follow_up_continues": "no",
+            },
         )
     assert response.status_code == 302
     p.refresh_from_db()

@@ -63,7 +63,12 @@ def test_a_reason_in_the_history_download_is_text(client, coordinator, site, pro
     with frozen():
         p = consent(site, coordinator, TODAY - days(3))
         services.participant_withdraw(
-            p, on=TODAY, reason=reason, safety_follow_up_continues=False, by=coordinator
+            p,
+            on=TODAY,
+            reason=reason,
+            reason_code="other",
+            safety_follow_up_continues=False,
+            by=coordinator,
         )
         reasons = _csv_column(_download(client, p, "csv"), "Reason")
         cells = _xlsx_column(_download(client, p, "xlsx"), "Reason")

@@ -176,8 +176,16 @@ def test_withdrawal_through_the_form(logged_in, coordinator, investigator, site,
             url, {"on": "2026-03-10", "reason": " ", "safety_follow_up_continues": "yes"}
         )
         assert "This field is required." in field_error(bad.content.decode(), "reason")
+        # The category the reports count is asked for as well as the note.
+        assert "This field is required." in field_error(bad.content.decode(), "reason_code")
         ok = logged_in.post(
-            url, {"on": "2026-03-10", "reason": "Moved abroad", "safety_follow_up_continues": "no"}
+            url,
+            {
+                "on": "2026-03-10",
+                "reason_code": "consent_withdrawn",
+                "reason": "Moved abroad",
+                "safety_follow_up_continues": "no",
+            },
         )
         assert ok.status_code == 302
         html = page(logged_in, p)

@@ -42,6 +42,7 @@ def writes(p):
             reverse("dashboard:participant_action", args=[p.pk, "withdraw"]),
             {
                 "on": "2026-03-10",
+                "reason_code": "other",
                 "reason": "Moved away",
                 "safety_follow_up_continues": "no",
             },

@@ -114,6 +114,7 @@ def test_visits_closed_as_missed_on_withdrawal_are_alerted(journey, site, coordi
             journey.p,
             on=withdraw_on,
             reason="moved abroad",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )

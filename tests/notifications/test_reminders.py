@@ -235,6 +235,7 @@ def test_withdrawal_cancels_pending_reminders(protocol, site, coordinator, mailo
             visit.participant,
             on=day,
             reason="Moved away",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )

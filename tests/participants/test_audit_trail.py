@@ -35,6 +35,7 @@ def test_withdrawal_closes_visits_with_history(journey):
             journey.p,
             on=ENROLL_ON + days(2),
             reason="Consent withdrawn",
+            reason_code="consent_withdrawn",
             safety_follow_up_continues=False,
             by=journey.by,
         )

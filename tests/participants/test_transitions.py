@@ -56,7 +56,7 @@ def start_treatment(p, by, inv):
 
 def end_treatment(p, by, inv):
     return treatment.status_end_treatment(
-        p, on=d(2, 21), by=by, reason="CRS grade 3", planned_infusions=6
+        p, on=d(2, 21), by=by, reason="CRS grade 3", reason_code="crs_icans", planned_infusions=6
     )
 
 
@@ -66,7 +66,12 @@ def complete(p, by, inv):
 
 def withdraw(p, by, inv):
     return leaving.status_withdraw(
-        p, on=d(2, 27), reason="moved away", safety_follow_up_continues=True, by=by
+        p,
+        on=d(2, 27),
+        reason="moved away",
+        reason_code="other",
+        safety_follow_up_continues=True,
+        by=by,
     )
 
 

@@ -24,6 +24,9 @@ import pytest
 from schedule import services
 from tests.support import Journey, coordinator_at, days
 
+# A free-text note that names people: the report must tally its category, never show it.
+WITHDRAWAL_NOTE = "Moved to Ohio to live with her sister Ann Whitfield"
+
 
 @pytest.fixture
 def trial_history(protocol, site, site2, coordinator, investigator, settings):
@@ -64,7 +67,9 @@ def trial_history(protocol, site, site2, coordinator, investigator, settings):
     d.plan(dt.date(2026, 2, 27), today=dt.date(2026, 2, 12))
     d.infuse(1, dt.date(2026, 2, 27))
     with d.on(dt.date(2026, 3, 3)):
-        services.treatment_stop_early(d.p, on=dt.date(2026, 3, 3), reason="CRS grade 3", by=by)
+        services.treatment_stop_early(
+            d.p, on=dt.date(2026, 3, 3), reason="CRS grade 3", reason_code="crs_icans", by=by
+        )
 
     g = Journey(site, by, investigator, consent_on=dt.date(2026, 2, 1))
     g.enroll(dt.date(2026, 2, 8))
@@ -79,7 +84,8 @@ def trial_history(protocol, site, site2, coordinator, investigator, settings):
         services.participant_withdraw(
             f.p,
             on=dt.date(2026, 2, 20),
-            reason="moved away",
+            reason=WITHDRAWAL_NOTE,
+            reason_code="consent_withdrawn",
             safety_follow_up_continues=False,
             by=berlin,
         )

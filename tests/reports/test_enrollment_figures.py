@@ -77,8 +77,8 @@ def test_every_figure_of_february_per_site_and_in_total(
         "withdrawal_reasons": NOTHING,
     }
     assert s02["tallies"]["withdrawal_reasons"] == {
-        "month": {"moved away": 1},
-        "to_date": {"moved away": 1},
+        "month": {"Consent withdrawn by the participant": 1},
+        "to_date": {"Consent withdrawn by the participant": 1},
     }
     assert total["tallies"]["screen_failed_criteria"]["to_date"] == {"IN_AUTOAB": 1}
 
@@ -152,7 +152,7 @@ def test_march_counts_what_crossed_the_boundary_and_midnight_in_berlin(trial_his
     assert counts(s01)["completed_treatment"] == (1, 1)  # A's 6th infusion on 27 March
     assert counts(s01)["treatment_stopped_early"] == (1, 1)  # D on 3 March
     assert counts(s01)["in_follow_up"] == (2, 2)
-    assert s01["tallies"]["treatment_stopped_reasons"]["month"] == {"CRS grade 3": 1}
+    assert s01["tallies"]["treatment_stopped_reasons"]["month"] == {"CRS or ICANS": 1}
     assert statuses(s01)[Status.IN_FOLLOW_UP] == 2
     assert s01["consort"]["completed_treatment"] == s01["consort"]["stopped_early"] == 1
 
@@ -178,6 +178,7 @@ def test_a_past_month_does_not_change_when_later_events_are_recorded(
             trial_history["B2"].p,
             on=dt.date(2026, 5, 4),
             reason="travel burden",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )

@@ -210,6 +210,7 @@ def test_withdrawal_on_the_first_infusion_day(journey, coordinator):
             journey.p,
             on=D0,
             reason="severe infusion reaction, withdrew consent",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )
@@ -232,6 +233,7 @@ def test_withdrawal_before_consent_is_refused(journey, coordinator):
             journey.p,
             on=dt.date(2026, 1, 4),
             reason="x",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )

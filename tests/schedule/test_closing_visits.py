@@ -25,6 +25,7 @@ def test_withdrawal_marks_visits_whose_window_had_closed_as_missed(journey):
             journey.p,
             on=withdrawn_on,
             reason="Moved away",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=journey.by,
         )
@@ -53,6 +54,7 @@ def test_withdrawal_of_someone_lost_during_treatment_includes_crs_review(journey
             journey.p,
             on=lost_on,
             reason="No contact",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=journey.by,
         )

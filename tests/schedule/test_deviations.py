@@ -140,6 +140,7 @@ def test_visits_closed_as_missed_by_a_withdrawal_each_draft_one_deviation(journe
             journey.p,
             on=withdrawn_on,
             reason="Moved away",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=journey.by,
         )

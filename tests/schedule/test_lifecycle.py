@@ -350,7 +350,11 @@ def test_treatment_stopped_after_three_infusions_continues_in_follow_up(journey,
     journey.infuse(3, D0 + days(14))
     with journey.on(D0 + days(17)):
         services.treatment_stop_early(
-            journey.p, on=D0 + days(17), reason="CRS grade 3 after INF3", by=coordinator
+            journey.p,
+            on=D0 + days(17),
+            reason="CRS grade 3 after INF3",
+            reason_code="crs_icans",
+            by=coordinator,
         )
     p = journey.refresh()
     assert (p.status, p.infusions_received, p.off_study_on) == (Status.IN_FOLLOW_UP, 3, None)
@@ -365,14 +369,20 @@ def test_treatment_stopped_after_three_infusions_continues_in_follow_up(journey,
     assert open_visit_codes(p) == FOLLOW_UP
     assert not p.visits.filter(definition__code="ET").exists()  # not a withdrawal
     change = p.status_changes.last()
-    assert change.details == {"infusions_received": 3, "stopped_early": True}
+    assert change.details == {
+        "infusions_received": 3,
+        "stopped_early": True,
+        "reason_code": "crs_icans",
+    }
     assert change.reason == "CRS grade 3 after INF3"
 
 
 def test_stopping_treatment_early_needs_a_reason(journey, coordinator):
     journey.to_treatment()
     with journey.on(D0 + days(3)), pytest.raises(ValidationError, match="give the reason"):
-        services.treatment_stop_early(journey.p, on=D0 + days(3), reason=" ", by=coordinator)
+        services.treatment_stop_early(
+            journey.p, on=D0 + days(3), reason=" ", reason_code="adverse_event", by=coordinator
+        )
     assert journey.status() == Status.IN_TREATMENT
     assert journey.visit("INF2").status == VisitStatus.SCHEDULED
 
@@ -629,6 +639,7 @@ def test_withdrawal_in_follow_up_closes_future_visits_and_lays_out_early_termina
             journey.p,
             on=withdrawn_on,
             reason="moved abroad",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )
@@ -657,6 +668,7 @@ def test_withdrawal_in_follow_up_closes_future_visits_and_lays_out_early_termina
     assert StatusChange.objects.filter(participant=p, to_status=Status.WITHDRAWN).get().details == {
         "safety_follow_up_continues": False,
         "withdrawn_from": Status.IN_FOLLOW_UP,
+        "reason_code": "other",
     }
     journey.record("ET", withdrawn_on + days(3))  # the ET visit can still be recorded
     assert journey.visit("ET").in_window is True
@@ -671,6 +683,7 @@ def test_withdrawal_mid_treatment_early_termination_includes_crs_icans(journey, 
             journey.p,
             on=withdrawn_on,
             reason="withdrew consent",
+            reason_code="consent_withdrawn",
             safety_follow_up_continues=False,
             by=coordinator,
         )
@@ -688,6 +701,7 @@ def test_withdrawal_during_screening_has_no_early_termination_visit(journey, coo
             journey.p,
             on=ENROLL_ON,
             reason="changed mind",
+            reason_code="other",
             safety_follow_up_continues=False,
             by=coordinator,
         )

@@ -179,7 +179,9 @@ def test_stopping_treatment_early_marks_an_infusion_past_its_window_missed(journ
     journey.infuse(2, D0 + days(7))
     stopped = D0 + days(20)  # INF3's window closed on D0+16 unrecorded
     with journey.on(stopped):
-        services.treatment_stop_early(journey.p, on=stopped, reason="CRS", by=journey.by)
+        services.treatment_stop_early(
+            journey.p, on=stopped, reason="CRS", reason_code="crs_icans", by=journey.by
+        )
     assert journey.visit("INF3").status == VisitStatus.MISSED
     assert journey.visit("INF4").status == VisitStatus.NOT_APPLICABLE
 
@@ -188,7 +190,9 @@ def test_treatment_cannot_stop_before_the_last_infusion_given(journey):
     journey.to_treatment()
     journey.infuse(2, D0 + days(7))
     with journey.on(D0 + days(8)), pytest.raises(ValidationError, match="INF2 was given on"):
-        services.treatment_stop_early(journey.p, on=D0 + days(5), reason="x", by=journey.by)
+        services.treatment_stop_early(
+            journey.p, on=D0 + days(5), reason="x", reason_code="adverse_event", by=journey.by
+        )
 
 
 # --- Manufacturing failure ---------------------------------------------------------------------
@@ -225,6 +229,7 @@ def test_withdrawal_with_safety_follow_up_keeps_the_safety_items_of_later_visits
             journey.p,
             on=withdrawn_on,
             reason="moving",
+            reason_code="other",
             safety_follow_up_continues=True,
             by=journey.by,
         )
