@@ -13,6 +13,7 @@ from django.db.models import (
     Case,
     Count,
     DateField,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -20,7 +21,6 @@ from django.db.models import (
     Subquery,
     Value,
     When,
-    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -187,10 +187,25 @@ def worklist_lists(user, now: dt.datetime, sites: list[tuple[Site, dt.date]]) ->
     }
 
 
-def _first_rows(queryset: QuerySet) -> tuple[list, int]:
-    """The first WORKLIST_ROWS rows and the total, in one query (the window count is taken
-    before the LIMIT)."""
-    rows = list(queryset.annotate(total=Window(Count("pk")))[:WORKLIST_ROWS])
+def count_of(queryset: QuerySet) -> Subquery:
+    """Annotation: how many rows `queryset` holds, as an uncorrelated subquery (PostgreSQL runs
+    it once, an InitPlan), read without the joins, ordering and columns of the rows shown."""
+    counted = queryset.order_by().values(n=Func("pk", function="COUNT"))
+    return Subquery(counted, output_field=IntegerField())
+
+
+def first_rows(queryset: QuerySet, limit: int | None = None) -> tuple[list, int]:
+    """The first `limit` rows of `queryset` and how many it holds, in one query. The ids of the
+    first rows are picked in a subquery (the filters and the order, none of the related rows
+    shown), so they are read from their index in order and the read stops at the limit; the
+    related rows are joined to those ids only, and the total is a subquery of its own (a window
+    count over the rows would join and read every row first)."""
+    first = Subquery(queryset.values("pk")[: limit or WORKLIST_ROWS])
+    # The outer query reads those ids only (not the filters again: the planner would then join
+    # every matching row before keeping 25), with the related rows and order of `queryset`.
+    rows = queryset.model._base_manager.filter(pk__in=first).order_by(*queryset.query.order_by)
+    rows.query.select_related = queryset.query.select_related
+    rows = list(rows.annotate(total=count_of(queryset)))
     return rows, (rows[0].total if rows else 0)
 
 
@@ -204,12 +219,12 @@ def worklist(user, now: dt.datetime | None = None) -> Worklist:
         return result
     lists = worklist_lists(user, now, sites)
     for key in VISIT_SECTIONS:
-        rows, result.counts[key] = _first_rows(lists[key])
+        rows, result.counts[key] = first_rows(lists[key])
         setattr(result, key, rows)
-    overdue = lists["overdue_safety"]
-    result.overdue_safety_visits = listings.overdue_by_visit(overdue, WORKLIST_ROWS, now)
+    # The user's sites (None: every site, no site to check).
+    scope = None if access.sees_all_sites(user) else [s.pk for s, _ in sites]
+    result.overdue_safety_visits, totals = listings.overdue_by_visit(scope, WORKLIST_ROWS, now)
     result.overdue_safety = [a for row in result.overdue_safety_visits for a in row.items]
-    totals = listings.overdue_totals(overdue)
     result.counts["overdue_safety"] = totals["items"]
     result.overdue_visit_count = totals["visits"]
     return result

@@ -6,8 +6,9 @@ index and to cost the same whatever the size of the study.
   keys are aliases, computed only when the list is sorted by them.
 - "Has overdue safety items" picks participant ids from the overdue safety items (a few rows,
   partial index assess_pending_safety_due_idx), not a count per participant.
-- The worklist's overdue safety items grouped by visit: the items of the first visits only (one
-  row per visit), and the totals in one aggregate.
+- The worklist's overdue safety items grouped by visit: the visits with overdue items picked
+  from the overdue items grouped by visit (not from every visit of the user's sites), the items
+  of the first visits only (one row per visit), and the totals with them.
 
 Who is overdue, open, or next is still decided by the predicates of schedule/querysets.py.
 """
@@ -15,6 +16,7 @@ Who is overdue, open, or next is still decided by the predicates of schedule/que
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Count,
     DateField,
@@ -30,6 +32,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, JSONObject
 from django.db.models.query import ModelIterable
 
+from participants.models import Participant
 from schedule.models import Assessment, Visit
 
 # --- The participant list ---------------------------------------------------------------------
@@ -163,22 +166,48 @@ class OverdueVisit:
 
 
 def overdue_by_visit(
-    overdue: QuerySet[Assessment], limit: int, now: dt.datetime
-) -> list[OverdueVisit]:
-    """The first `limit` visits with items in `overdue` (overdue at `now`, already scoped to the
-    user's sites), the longest overdue first, each with its overdue items: one query, for the
-    items of those visits only (picked in a subquery grouped by visit; the outer query reads
-    them by visit id, without joining the scope again)."""
-    first_visits = (
+    site_ids: list[int] | None, limit: int, now: dt.datetime
+) -> tuple[list[OverdueVisit], dict]:
+    """The first `limit` visits of the sites `site_ids` (the user's, from participants.access;
+    None: every site) with items overdue at `now`, the longest overdue first, each with its
+    overdue items; and the totals, {"items": n, "visits": n}. Two queries, each as much work for
+    one site as for all:
+
+    - the visits: the overdue items grouped by visit first (assess_pending_safety_due_idx; a
+      grouped subquery is not merged into the outer query), then each group's site read for
+      that visit alone (a scalar subquery, two primary-key look-ups), so the planner cannot
+      start from every visit of the user's sites instead; window sums give the totals before
+      the LIMIT;
+    - the items of the visits shown.
+    """
+    overdue = Assessment.objects.overdue(now)
+    grouped, params = (
         overdue.order_by()
         .values("visit_id")
-        .annotate(first_due=Min("due_at"))
-        .order_by("first_due", "visit_id")
-        .values("visit_id")[:limit]
+        .annotate(first_due=Min("due_at"), n=Count("pk"))
+        .query.sql_with_params()
     )
+    if site_ids is not None and not site_ids:
+        return [], {"items": 0, "visits": 0}
+    scope = ""
+    if site_ids is not None:
+        visit, participant = Visit._meta.db_table, Participant._meta.db_table
+        scope = (
+            f" WHERE (SELECT p.site_id FROM {visit} v JOIN {participant} p"
+            f" ON p.id = v.participant_id WHERE v.id = g.visit_id)"
+            f" IN ({', '.join(['%s'] * len(site_ids))})"
+        )
+        params = (*params, *site_ids)
+    sql = (
+        f"SELECT g.visit_id, COUNT(*) OVER (), SUM(g.n) OVER () FROM ({grouped}) g{scope}"
+        " ORDER BY g.first_due, g.visit_id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        first = cursor.fetchall()
+    totals = {"items": int(first[0][2]) if first else 0, "visits": first[0][1] if first else 0}
     rows = (
-        Assessment.objects.overdue(now)
-        .filter(visit_id__in=Subquery(first_visits))
+        overdue.filter(visit_id__in=[pk for pk, _, _ in first])
         .select_related("visit__participant__site", "visit__definition", "definition")
         .order_by("definition__order", "pk")
     )
@@ -189,9 +218,5 @@ def overdue_by_visit(
         )
         row.items.append(a)
         row.first_due = min(row.first_due, a.due_at)
-    return sorted(by_visit.values(), key=lambda row: (row.first_due, row.visit.pk))
-
-
-def overdue_totals(overdue: QuerySet[Assessment]) -> dict:
-    """{"items": n, "visits": n} of `overdue`, one query."""
-    return overdue.order_by().aggregate(items=Count("pk"), visits=Count("visit_id", distinct=True))
+    shown = sorted(by_visit.values(), key=lambda row: (row.first_due, row.visit.pk))
+    return shown, totals

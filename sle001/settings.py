@@ -104,6 +104,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # then write (two scans, worker + web) would otherwise fail with "database is locked".
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # No JIT compilation: the app's reads are short, and a plan whose row estimate is far off
+    # (pending items are mostly due in the future, which the statistics cannot know) crosses
+    # jit_above_cost and spends 0.4-0.8 s compiling a query that runs in 20 ms.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c jit=off").strip()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

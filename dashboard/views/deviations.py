@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, Window
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -284,15 +284,15 @@ def worklist_section(user, can_record: bool) -> dict:
     """The worklist's "drafts waiting for a description", oldest first, capped at WORKLIST_ROWS
     with the full count and a link to the deviations page filtered the same way."""
     drafts = deviations_of(user).to_describe().order_by("identified_at", "pk")
-    # The first rows and the total in one query: a window count is taken before the LIMIT.
-    shown = list(drafts.annotate(total=Window(Count("pk")))[:WORKLIST_ROWS])
+    # The first rows (from deviation_to_describe_idx, in order) and the total, in one query.
+    shown, total = selectors.first_rows(drafts, WORKLIST_ROWS)
     return {
         "key": "deviation_drafts",
         "title": "Deviations to describe",
         "help": "Deviations the tracker drafted (a visit out of window or missed, a safety item "
         "overdue or not done, a pre-dose override), waiting for the site's description.",
         "table": DraftDeviationTable(shown, can_record=can_record),
-        "count": shown[0].total if shown else 0,
+        "count": total,
         "alert": False,
         "more": listing_url(to_describe="on"),
         "more_label": "in the deviations page",

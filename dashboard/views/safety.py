@@ -6,7 +6,6 @@ services via dashboard/safety_forms.py."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Count, Window
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -82,8 +81,8 @@ def worklist_sections(user, now, can_record: bool) -> list[dict]:
     which holds every row (a capped download would silently drop SAEs)."""
     clocks = selectors.sae_clocks(user, now)
     follow_up = selectors.open_above_grade_2(user)
-    # The first rows and the total in one query: a window count is taken before the LIMIT.
-    shown = list(follow_up.annotate(total=Window(Count("pk")))[:WORKLIST_ROWS])
+    # The first rows and the total in one query.
+    shown, total = dashboard_selectors.first_rows(follow_up, WORKLIST_ROWS)
     return [
         {
             "key": "sae_clocks",
@@ -102,7 +101,7 @@ def worklist_sections(user, now, can_record: bool) -> list[dict]:
             "help": "Followed until they resolve or improve to grade 2 or less (lymphopenia "
             "and alopecia excepted).",
             "table": FollowUpTable(shown, can_record=can_record),
-            "count": shown[0].total if shown else 0,
+            "count": total,
             "alert": False,
             "more": listing_url(follow_up="on"),
             "export": lambda: FollowUpTable(follow_up),
