@@ -1,49 +1,16 @@
-"""How a moment is shown, in one place: in a site's time zone with that zone's abbreviation
-("2026-03-10 11:00 EDT"), UTC on hover, as a <time> element. Dates are YYYY-MM-DD everywhere
-(sle001/formats, dashboard.tables.base.DATE), the format the date inputs take.
+"""Template filters for times, in a site's zone with UTC on hover (participants/times.py):
 
-    {% load times %}{{ change.changed_at|site_time:participant.site }}
+{% load times %}{{ change.changed_at|site_time:participant.site }}
 """
-
-import datetime as dt
-import zoneinfo
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+
+from participants.times import MINUTE, local_text, local_time_html, zone_of
 
 register = template.Library()
 
-MINUTE = "%Y-%m-%d %H:%M"
-
-
-def zone_of(where) -> dt.tzinfo:
-    """A Site (its time zone), a zone name, a tzinfo; UTC when nothing is given."""
-    if where is None or where == "":
-        return dt.UTC
-    if isinstance(where, dt.tzinfo):
-        return where
-    if isinstance(where, str):
-        return zoneinfo.ZoneInfo(where)
-    return where.tz
-
-
-def local_text(moment: dt.datetime, where=None) -> str:
-    """The moment in the zone of `where`, with its abbreviation: 2026-03-10 11:00 EDT."""
-    return moment.astimezone(zone_of(where)).strftime(f"{MINUTE} %Z")
-
-
-def local_time_html(moment: dt.datetime | None, where=None):
-    """The moment as local_text, in a <time> whose title gives it in UTC."""
-    if moment is None:
-        return ""
-    utc = moment.astimezone(dt.UTC)
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
-        utc.isoformat().replace("+00:00", "Z"),
-        utc.strftime(MINUTE),
-        local_text(moment, where),
-    )
+__all__ = ["MINUTE", "local_text", "local_time_html", "zone_of", "site_time", "zoned"]
 
 
 @register.filter

@@ -8,6 +8,7 @@ from django.urls import reverse
 from dashboard.templatetags.times import local_time_html
 from participants.models import StaffRole
 from participants.roles import group_for
+from schedule.models import Assessment
 from tests.support import TODAY, consent, coordinator_at, frozen, make_user
 
 UTC = dt.UTC
@@ -65,3 +66,24 @@ def test_a_records_admin_history_is_in_its_sites_zone_with_utc_on_hover(
     assert local_time_html(created, site2) in html
     assert 'title="2026-03-10 15:00 UTC">2026-03-10 16:00 CET</time>' in html
     assert 'style="' not in html.split('id="change-history"', 1)[1]
+
+
+def test_an_admin_list_shows_each_rows_times_in_its_own_sites_zone_with_utc_on_hover(
+    client, protocol, site, site2, django_assert_max_num_queries
+):
+    """One list, two sites: each assessment's due time in its own site's zone (New York EDT,
+    Berlin CET on 10 March 2026), the UTC time on hover, and still one query for the rows."""
+    with frozen():
+        consent(site, coordinator_at(site), TODAY, hour=9)
+        consent(site2, coordinator_at(site2), TODAY, hour=9)
+    manager = make_user("mgr", StaffRole.STUDY_MANAGER, is_staff=True)
+    manager.groups.add(group_for(StaffRole.STUDY_MANAGER))
+    client.force_login(manager)
+    url = reverse("admin:schedule_assessment_changelist") + "?is_safety__exact=1"
+    with frozen():
+        client.get(url)  # warm the session and content types
+        with django_assert_max_num_queries(12):
+            html = client.get(url).content.decode()
+    for a in Assessment.objects.filter(is_safety=True).select_related("visit__participant__site"):
+        assert local_time_html(a.due_at, a.visit.participant.site) in html
+    assert "EDT</time>" in html and "CET</time>" in html
