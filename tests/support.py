@@ -178,6 +178,9 @@ def _database_url_for_subprocess() -> str:
 # 16:00 in Berlin).
 
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+# After 07:00 New York time on the 1st (March 2026): the monthly report queued then is due at once,
+# whatever the real clock says (at the real 00:00-07:00 on a 1st it would be held until 07:00).
+REPORT_DUE = dt.datetime(2026, 3, 1, 13, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 10)
 PASSWORD = "pw-for-tests-only"
 

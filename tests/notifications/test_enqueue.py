@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from notifications import services, tasks
 from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
 from notifications.services import outbox
-from tests.support import UTC
+from tests.support import REPORT_DUE, UTC
 
 pytestmark = pytest.mark.usefixtures("memory_broker")
 
@@ -100,7 +100,7 @@ def test_eager_celery_still_sends_at_commit(
     current_app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.enrollment_report_queue() == 1
+            assert services.enrollment_report_queue(now=REPORT_DUE) == 1
     finally:
         current_app.conf.task_always_eager = eager
     assert [m.to for m in mailoutbox] == [[manager.email]]

@@ -27,7 +27,7 @@ from notifications.services import outbox
 from notifications.views import BROKER_PROBE_SECONDS
 from schedule.models import VisitStatus
 from tests.notifications.test_worker import outbox_keys, overdue_participants, wait_for
-from tests.support import SMTPCollector, consent, use_celery_broker, visit
+from tests.support import REPORT_DUE, SMTPCollector, consent, use_celery_broker, visit
 
 pytestmark = pytest.mark.integration
 
@@ -196,7 +196,7 @@ def smtp_quit_hangs(settings):
 def test_a_row_is_marked_sent_once_the_server_accepted_it_before_the_session_ends(
     transactional_db, manager, memory_broker, smtp_quit_hangs
 ):
-    services.enrollment_report_queue()
+    services.enrollment_report_queue(now=REPORT_DUE)
     row = OutboxEmail.objects.get()
     sending = {}
 
@@ -241,7 +241,7 @@ def test_a_server_that_hangs_up_at_quit_does_not_make_an_accepted_email_a_failur
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     try:
-        services.enrollment_report_queue()
+        services.enrollment_report_queue(now=REPORT_DUE)
         row = OutboxEmail.objects.get()
         outcome = services.outbox_send(row.pk)
     finally:
