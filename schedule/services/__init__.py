@@ -9,7 +9,7 @@ One module per subject; this package re-exports each public action so callers wr
     lifecycle.py    consent, screen failure, enrollment, manufacturing failure, withdrawal, loss
                     to follow-up, reinstatement, death: status change + visits, in one transaction
     infusions.py    planning D0, the pre-dose gate (and an investigator's override), infusion
-                    spacing, end of treatment
+                    spacing; treatment_end.py: after the last infusion, or stopped early
     holds.py        infusion holds: opened and released per source (e.g. a CRS episode)
     visits.py       a visit done, missed, or unscheduled
     deviations.py   protocol deviations drafted by the tracker, once per cause (called by the
@@ -37,7 +37,6 @@ from schedule.services.infusions import (
     gate,
     pre_dose_problems,
     treatment_start,
-    treatment_stop_early,
 )
 from schedule.services.lifecycle import (
     participant_consent,
@@ -57,6 +56,7 @@ from schedule.services.protocol import (
     protocol_load,
     protocol_problems,
 )
+from schedule.services.treatment_end import treatment_stop_early
 from schedule.services.visits import unscheduled_visit_add, visit_mark_missed, visit_record_done
 
 __all__ = [

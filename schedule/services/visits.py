@@ -19,11 +19,7 @@ from schedule.models import (
     VisitStatus,
 )
 from schedule.services.deviations import deviation_draft_for_missed_visit
-from schedule.services.infusions import (
-    end_treatment_after_last_infusion,
-    infusion_record,
-    treatment_start,
-)
+from schedule.services.infusions import infusion_record, treatment_start
 from schedule.services.layout import (
     close_open_visits,
     definition_of_kind,
@@ -31,6 +27,7 @@ from schedule.services.layout import (
     mark_done,
     set_assessment_status,
 )
+from schedule.services.treatment_end import end_treatment_after_last_infusion
 
 
 def window_not_open_problem(
