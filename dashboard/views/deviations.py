@@ -275,8 +275,23 @@ def correctable_visits(visits) -> list:
 # --- The participant page and the worklist -------------------------------------------------------
 
 
-def participant_deviation_table(user, participant) -> ParticipantDeviationTable:
-    rows = deviations_of(user).filter(participant=participant).order_by("occurred_on", "pk")
+def participant_deviation_table(user, participant, visits) -> ParticipantDeviationTable:
+    """The participant's deviations, their visits and assessments taken from `visits` (the page's
+    timeline, assessments prefetched) instead of joined: PostgreSQL merge-joined the deviations
+    to the whole visit table's primary key (36 ms at 10k participants, 100k visits)."""
+    rows = list(
+        access.visible(user, Deviation)
+        .filter(participant=participant)
+        .select_related("participant__site")
+        .order_by("occurred_on", "pk")
+    )
+    by_visit = {v.pk: v for v in visits}
+    by_assessment = {a.pk: a for v in visits for a in v.assessments.all()}
+    for row in rows:
+        if row.visit_id in by_visit:
+            row.visit = by_visit[row.visit_id]
+        if row.assessment_id in by_assessment:
+            row.assessment = by_assessment[row.assessment_id]
     return ParticipantDeviationTable(rows)
 
 

@@ -93,7 +93,9 @@ def participant_detail(request, pk):
     history = HistoryTable(page.history)
     event_rows = safety_selectors.participant_events(request.user, page.participant)
     events = safety.participant_event_table(event_rows, writer)
-    deviation_rows = deviations.participant_deviation_table(request.user, page.participant)
+    deviation_rows = deviations.participant_deviation_table(
+        request.user, page.participant, page.visits
+    )
     downloads = {
         "timeline": timeline,
         "history": history,
