@@ -3,11 +3,20 @@
 Two queries whatever the number of participants (the sites, then the history rows dated up to
 the month's end). Which sites a user may see is participants.access's answer: callers pass
 `access.visible_sites(user)` (the page) or every site (the email, the command).
+
+The figures are worked out from every history row up to the month's end, so their cost grows
+with the study; they are kept in the cache under a key that holds what they depend on: the
+month, the sites and their targets, the trial's target, and the history's high-water mark (the
+last row's id and the number of rows; rows are only ever added by the services). A new status
+change anywhere makes a new key: a figure is never older than the history it was read from.
 """
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max
 
 from participants.models import Site, StatusChange
 from reports.figures import last_day, scope_figures
@@ -45,6 +54,27 @@ def enrollment_figures(first: dt.date, *, sites=None) -> dict:
     site_list = list((Site.objects.all() if every_site else sites).order_by("code"))
     if not every_site:
         every_site = len(site_list) == Site.objects.count()
+    key = _figures_key(first, site_list, every_site)
+    figures = cache.get(key)
+    if figures is None:
+        figures = _figures(first, last, site_list, every_site)
+        cache.set(key, figures, FIGURES_CACHE_SECONDS)
+    return figures
+
+
+# Long enough to serve a month's readers, short enough that nothing lingers.
+FIGURES_CACHE_SECONDS = 24 * 3600
+
+
+def _figures_key(first: dt.date, site_list: list[Site], every_site: bool) -> str:
+    mark = StatusChange.objects.aggregate(last=Max("id"), rows=Count("id"))
+    sites = [(s.pk, s.code, s.name, s.enrollment_target) for s in site_list]
+    target = settings.STUDY_ENROLLMENT_TARGET if every_site else ""
+    what = repr((sites, target, mark["last"], mark["rows"])).encode()
+    return f"enrollment:{first:%Y-%m}:{hashlib.sha256(what).hexdigest()}"
+
+
+def _figures(first: dt.date, last: dt.date, site_list: list[Site], every_site: bool) -> dict:
     found = timelines(history_rows([s.pk for s in site_list], through=last), through=last)
     per_site = [
         scope_figures(

@@ -35,6 +35,15 @@ def fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: ids are reused after a rolled-back test on SQLite,
+    so a cache key made of ids (the enrollment report's) could otherwise meet another test's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def sessions_outlast_time_travel():
     """Django's default sessions (14 days, saved when changed) instead of the 30-minute idle

@@ -188,3 +188,29 @@ def test_a_past_month_does_not_change_when_later_events_are_recorded(
     assert counts(completed)["enrolled"] == (0, 6)
     assert completed["projection"]["status"] == "not enough data"  # none in the last 3 months
     assert completed["consort"]["steps"][-1]["n"] == 1
+
+
+def test_the_figures_are_read_from_the_cache_until_a_status_change_is_recorded(
+    trial_history, coordinator, django_assert_max_num_queries
+):
+    """The report reads the whole history; a second look at an unchanged history costs the
+    site list and the history's high-water mark only, and a new status change is seen at once."""
+    before = enrollment_figures(dt.date(2026, 5, 1))
+    with django_assert_max_num_queries(2):
+        assert enrollment_figures(dt.date(2026, 5, 1)) == before
+    with trial_history["B2"].on(dt.date(2026, 5, 4)):
+        from schedule import services
+
+        services.participant_withdraw(
+            trial_history["B2"].p,
+            on=dt.date(2026, 5, 4),
+            reason="travel burden",
+            reason_code="other",
+            safety_follow_up_continues=False,
+            by=coordinator,
+        )
+    after = enrollment_figures(dt.date(2026, 5, 1))
+    assert counts(after["total"])["withdrawn"] == (
+        counts(before["total"])["withdrawn"][0] + 1,
+        counts(before["total"])["withdrawn"][1] + 1,
+    )
