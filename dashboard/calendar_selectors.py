@@ -4,20 +4,28 @@ done visit sits on the day it happened, a missed one on its target. A target on 
 holiday of the visit's site is flagged. Each visit is named once: a window running over two weeks
 continues as an unlabelled bar.
 
-One query for the visits (participants.access scoped; done visits found by visit_done_actual_date_idx,
-open ones by their window end), whatever the number of participants.
+Bounded whatever the number of participants: each visit sits on one day of the range (done: the
+day it happened; missed: its target; open: its target, or the range's first or last day when the
+target lies outside), and a day shows its first PER_DAY[view] visits (by site and participant)
+with how many more there are ("+K more", a link to the day's list). One query reads the visits
+shown and each day's count (a row number and a count per day, taken over the range's visits
+before the cap), the range's visits found by partial indexes: visit_done_actual_date_idx,
+visit_missed_target_idx, visit_open_window_span_idx.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, DateField, F, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Greatest, Least, RowNumber
 
 from participants import access
 from participants.models import Site
 from schedule.models import Visit, VisitStatus
 
 ISO = "%Y-%m-%d"
+RELATED = ("participant__site", "definition")
+ORDER = ("target_date", "participant__site__code", "participant__screening_number", "pk")
 
 
 def calendar_visits(user, start: dt.date, end: dt.date, site: Site | None = None) -> QuerySet:
@@ -31,9 +39,68 @@ def calendar_visits(user, start: dt.date, end: dt.date, site: Site | None = None
     )
     if site is not None:
         visits = visits.filter(participant__site=site)
-    return visits.select_related("participant__site", "definition").order_by(
-        "target_date", "participant__site__code", "participant__screening_number", "pk"
+    return visits.select_related(*RELATED).order_by(*ORDER)
+
+
+# How many visits a day shows at most; the rest are counted ("+K more") and listed on the day view.
+PER_DAY = {"week": 20, "month": 6}
+ORDER_IN_DAY = ("participant__site__code", "participant__screening_number", "pk")
+
+
+def _day_of(start: dt.date, end: dt.date):
+    """The one day of the range a visit sits on: done, the day it happened; otherwise its target,
+    or the range's first or last day for an open window whose target lies outside."""
+    day = Case(
+        When(status=VisitStatus.DONE, then=F("actual_date")),
+        default=F("target_date"),
+        output_field=DateField(),
     )
+    return Greatest(Least(day, Value(end)), Value(start), output_field=DateField())
+
+
+@dataclass
+class CalendarPage:
+    visits: list[Visit]  # the visits shown, at most `per_day` a day
+    on_day: dict[dt.date, int]  # how many visits each day of the range has (shown or not)
+
+    @property
+    def total(self) -> int:
+        return sum(self.on_day.values())
+
+    def more(self, day: dt.date, per_day: int) -> int:
+        return max(self.on_day.get(day, 0) - per_day, 0)
+
+
+def calendar_page(
+    user, start: dt.date, end: dt.date, per_day: int, site: Site | None = None
+) -> CalendarPage:
+    """The visits of the range a calendar shows, at most `per_day` a day (the first by site and
+    participant), and how many each day has: one query."""
+    day = _day_of(start, end)
+    every = calendar_visits(user, start, end, site)
+    # The ids of the first visits of each day, ranked over narrow rows (no related row read).
+    first = (
+        every.select_related(None)
+        .order_by()
+        .annotate(
+            day=day,
+            rank=Window(RowNumber(), partition_by=[day], order_by=[F(f) for f in ORDER_IN_DAY]),
+        )
+        .filter(rank__lte=per_day)
+        .values("pk")
+    )
+    # Never more than per_day a day: the LIMIT says so to the planner (which otherwise expects
+    # every visit of the range and reads the visits table whole to join them).
+    first = first[: per_day * ((end - start).days + 1)]
+    # Those visits with their related rows, read by id (not by the range's filters again).
+    visits = list(
+        Visit.objects.filter(pk__in=first)
+        .select_related(*RELATED)
+        .order_by(*ORDER)
+        .annotate(day=day)
+    )
+    on_day = dict(every.order_by().annotate(day=day).values_list("day").annotate(n=Count("pk")))
+    return CalendarPage(visits, on_day)
 
 
 def target_flags(visit: Visit) -> list[str]:
@@ -53,6 +120,7 @@ class Day:
     is_today: bool
     weekend: bool
     holidays: list[str]  # codes of the shown sites with a holiday that day
+    more: int = 0  # visits of the day not shown (over the day's cap)
 
 
 @dataclass
@@ -102,7 +170,10 @@ def calendar_weeks(
     month: int | None,
     today: dt.date,
     sites: list[Site],
+    more: dict[dt.date, int] | None = None,
 ) -> list[Week]:
+    """`visits` laid out as weeks of bars; `more`: how many visits each day leaves out."""
+    more = more or {}
     dates = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
     holidays: dict[str, list[str]] = {}
     for s in sites:
@@ -118,6 +189,7 @@ def calendar_weeks(
                     d == today,
                     d.weekday() >= 5,
                     holidays.get(d.isoformat(), []),
+                    more.get(d, 0),
                 )
                 for d in days
             ]

@@ -219,6 +219,19 @@ class Visit(models.Model):
                 name="visit_done_actual_date_idx",
                 condition=Q(status="done"),
             ),
+            # Serves the calendar's missed visits, shown on their target date.
+            models.Index(
+                fields=["target_date"],
+                name="visit_missed_target_idx",
+                condition=Q(status="missed"),
+            ),
+            # Serves the calendar's open windows overlapping the range shown (window_start up to
+            # the range's end, window_end checked in the index).
+            models.Index(
+                fields=["window_start", "window_end"],
+                name="visit_open_window_span_idx",
+                condition=Q(status="scheduled"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from dashboard import calendar_selectors as calendar_reads
 from dashboard import selectors
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import CalendarTable, fmt_date, fmt_window
+from dashboard.tables.base import paginate
 from dashboard.views._common import export
 from schedule.models import VisitStatus
 
@@ -29,18 +30,28 @@ def _parse_day(value: str | None, default: dt.date) -> dt.date:
         return default
 
 
+VIEWS = ("week", "month", "day")
+
+
 @login_required
 def calendar(request):
+    """Week and month: the visits as bars, each day showing its first visits and "+K more"
+    (calendar_reads.PER_DAY); day: every visit of the day as a paginated list. A download holds
+    every visit of the range shown."""
     sites = selectors.sites_with_today(request.user)
     default_day = sites[0][1] if sites else timezone.now().date()
-    view = "month" if request.GET.get("view") == "month" else "week"
+    view = request.GET.get("view") if request.GET.get("view") in VIEWS else "week"
     day = _parse_day(request.GET.get("date"), default_day)
     site = None
     if request.GET.get("site"):
         site = next((s for s, _ in sites if s.code == request.GET["site"]), None)
         if site is None:
             raise Http404("No such site.")
-    if view == "week":
+    if view == "day":
+        start = end = day
+        previous, following = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
+        heading = f"{day:%A %Y-%m-%d}"
+    elif view == "week":
         start = day - dt.timedelta(days=day.weekday())
         end = start + dt.timedelta(days=6)
         previous, following = start - dt.timedelta(days=7), start + dt.timedelta(days=7)
@@ -53,35 +64,39 @@ def calendar(request):
         previous = (first - dt.timedelta(days=1)).replace(day=1)
         following = last + dt.timedelta(days=1)
         heading = f"{first:%B %Y}"
-    visits = list(calendar_reads.calendar_visits(request.user, start, end, site))
-    response = export(request, CalendarTable(visits), f"calendar-{start.isoformat()}")
+    every = calendar_reads.calendar_visits(request.user, start, end, site)
+    response = export(request, CalendarTable(every), f"calendar-{start.isoformat()}")
     if response:
         return response
+    context = {
+        "view": view,
+        "heading": heading,
+        "today": default_day,
+        "sites": [s for s, _ in sites],
+        "site": site,
+        "day": day,
+        "previous": previous,
+        "following": following,
+    }
+    if view == "day":
+        table = CalendarTable(every)
+        paginate(table, request)
+        context |= {"table": table, "count": table.paginator.count}
+        return render(request, "dashboard/calendar.html", context)
+    per_day = calendar_reads.PER_DAY[view]
+    page = calendar_reads.calendar_page(request.user, start, end, per_day, site)
     shown_sites = [site] if site else [s for s, _ in sites]
     weeks = calendar_reads.calendar_weeks(
-        visits,
+        page.visits,
         start,
         end,
         month=day.month if view == "month" else None,
         today=default_day,
         sites=shown_sites,
+        more={d: page.more(d, per_day) for d in page.on_day},
     )
-    return render(
-        request,
-        "dashboard/calendar.html",
-        {
-            "view": view,
-            "heading": heading,
-            "weeks": weeks,
-            "count": len(visits),
-            "today": default_day,
-            "sites": [s for s, _ in sites],
-            "site": site,
-            "day": day,
-            "previous": previous,
-            "following": following,
-        },
-    )
+    context |= {"weeks": weeks, "count": page.total, "per_day": per_day}
+    return render(request, "dashboard/calendar.html", context)
 
 
 # --- iCal feed -------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def pages(world) -> dict[str, str]:
         "participant": reverse("dashboard:participant", args=[world["late"].pk]),
         "calendar": reverse("dashboard:calendar"),
         "calendar-month": reverse("dashboard:calendar") + "?view=month",
+        "calendar-day": reverse("dashboard:calendar") + "?view=day",
         "participants": reverse("dashboard:participants"),
         "not-found": reverse("dashboard:participant", args=[world["berlin"].pk]),
         "adverse-events": reverse("dashboard:adverse_events"),

@@ -4,9 +4,12 @@ visit named once, targets on weekends and site holidays flagged, only the range 
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from dashboard import calendar_selectors as calendar_reads
 from schedule import services
-from tests.support import NOW, TODAY, days, frozen, visit, worklist_scenario
+from tests.support import NOW, TODAY, consent, days, frozen, visit, worklist_scenario
 
 URL = "/calendar/"
 
@@ -73,3 +76,49 @@ def test_the_calendar_reads_a_fixed_number_of_queries(
     client.force_login(coordinator)
     with frozen(NOW + days(1)), django_assert_max_num_queries(7):
         assert client.get(URL + "?view=month").status_code == 200
+
+
+def test_a_day_shows_its_first_visits_and_how_many_more_with_a_link_to_the_whole_day(
+    client, site, coordinator, data, monkeypatch
+):
+    monkeypatch.setattr(calendar_reads, "PER_DAY", {"week": 2, "month": 2})
+    with frozen():
+        extra = [consent(site, coordinator, TODAY, screening_number=f"C-{i}") for i in range(3)]
+    targets = [visit(p, "SCR") for p in (data["due"], *extra)]  # four SCRs due on Tue 10 Mar
+    client.force_login(coordinator)
+    with frozen():
+        week = client.get(URL).content.decode()
+        month = client.get(URL + "?view=month").content.decode()
+        whole_day = client.get(URL + "?view=day&date=2026-03-10").content.decode()
+    for html in (week, month):
+        assert sum(f'#visit-{v.pk}"' in html for v in targets) == 2
+        assert "+2 more" in html
+        assert "view=day&amp;date=2026-03-10" in html
+    # The day's list holds all four, each one click from its participant.
+    for v in targets:
+        assert f'href="/participants/{v.participant_id}/"' in whole_day
+
+
+def test_a_crowded_month_reads_the_same_queries_and_stays_bounded(
+    client, site, coordinator, data, django_assert_max_num_queries, monkeypatch
+):
+    monkeypatch.setattr(calendar_reads, "PER_DAY", {"week": 2, "month": 2})
+    client.force_login(coordinator)
+    url = URL + "?view=month"
+
+    def read():
+        with CaptureQueriesContext(connection) as queries, django_assert_max_num_queries(7):
+            html = client.get(url).content.decode()
+        return len(queries), len(re.findall(r'href="[^"]*#visit-', html)), html
+
+    with frozen():
+        client.get(url)
+        before, bars_before, _ = read()
+        for i in range(12):  # twelve more SCRs due on 10 Mar
+            consent(site, coordinator, TODAY, screening_number=f"C-{i:02d}")
+        after, bars_after, html = read()
+    assert after == before
+    # Each day shows its cap whatever the crowd: one visit more on 10 Mar (the SCRs) and one on
+    # the month view's last day, 5 Apr (their APH windows open beyond it), each had one.
+    assert bars_after == bars_before + 2
+    assert html.count("+11 more") == 2
