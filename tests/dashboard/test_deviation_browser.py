@@ -33,7 +33,7 @@ def test_a_coordinator_confirms_an_out_of_window_visit_and_finds_the_draft(
     page.get_by_role("button", name="Save").click()
     question = page.locator("#id_confirm_out_of_window_error")
     assert question.inner_text() == (
-        "This date is 22 days after the window closed (15 Feb 2026); a deviation will be drafted."
+        "This date is 22 days after the window closed (2026-02-15); a deviation will be drafted."
     )
     shot(page, "visit-out-of-window-confirm")
     assert not Deviation.objects.exists()
