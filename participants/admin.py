@@ -1,6 +1,5 @@
 import contextlib
 import functools
-from functools import wraps
 
 from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -47,14 +46,12 @@ class AuditedAdmin(SimpleHistoryAdmin):
         # The site of each row, for its zone, in the list's one query.
         related = super().get_list_select_related(request)
         path = getattr(self.model, "SITE_PATH", "pk")
-        if (
-            path == "pk"
-            or related is True
-            or not any(_is_moment(self.model, n) for n in super().get_list_display(request))
-        ):
+        names = super().get_list_display(request)
+        if path == "pk" or related is True or not any(_is_moment(self.model, n) for n in names):
             return related
-        # False means "Django decides" (every non-null foreign key): that reaches the site too.
-        return [*related, path] if related else True
+        # False means "the foreign keys shown": name them, since a list replaces Django's choice.
+        shown = related or [n for n in names if _is_foreign_key(self.model, n)]
+        return [*shown, path]
 
     def recordable_or_403(self, request, pk, queryset=None):
         """The row for a recording form: 404 when the user cannot see it, 403 when their role
@@ -120,13 +117,21 @@ class AuditedAdmin(SimpleHistoryAdmin):
         }
 
 
-def _is_moment(model, name) -> bool:
+def _field_or_none(model, name):
     if not isinstance(name, str):
-        return False
+        return None
     try:
-        return isinstance(model._meta.get_field(name), models.DateTimeField)
+        return model._meta.get_field(name)
     except FieldDoesNotExist:
-        return False
+        return None
+
+
+def _is_moment(model, name) -> bool:
+    return isinstance(_field_or_none(model, name), models.DateTimeField)
+
+
+def _is_foreign_key(model, name) -> bool:
+    return isinstance(_field_or_none(model, name), models.ForeignKey)
 
 
 @functools.cache
@@ -145,7 +150,7 @@ def site_time_column(model, name: str):
 
 
 def _recordable_rows_only(action):
-    @wraps(action)
+    @functools.wraps(action)
     def run(model_admin, request, queryset):
         path = model_admin.model.SITE_PATH
         allowed = queryset.filter(**{f"{path}__in": access.recordable_sites(request.user)})
