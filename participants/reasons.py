@@ -49,3 +49,12 @@ def reason_label(code: str | None, choices: type[models.TextChoices]) -> str:
         return choices(code).label
     except ValueError:
         return NOT_CODED
+
+
+def category_of(to_status: str, details: dict) -> str:
+    """The coded category of a status change (a withdrawal, or treatment stopped early), as its
+    label; "" when the change has none."""
+    code = (details or {}).get("reason_code")
+    if not code:
+        return ""
+    return reason_label(code, WithdrawalReason if to_status == "withdrawn" else TreatmentStopReason)

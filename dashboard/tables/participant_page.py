@@ -15,6 +15,7 @@ from dashboard.tables.base import (
     with_next,
 )
 from dashboard.templatetags.times import local_time_html
+from participants.reasons import category_of
 from schedule.models import AssessmentStatus, PreDoseOverride, VisitStatus
 
 
@@ -202,6 +203,7 @@ class HistoryTable(BaseTable):
     effective_on = tables.Column("Date")
     from_status = tables.Column("From")
     to_status = tables.Column("To")
+    category = tables.Column("Why (category)", accessor="details", empty_values=())
     reason = tables.Column("Reason")
     changed_by = tables.Column("Recorded by", accessor="changed_by__username", default="")
     changed_at = tables.Column("Recorded at")
@@ -223,6 +225,12 @@ class HistoryTable(BaseTable):
 
     def value_to_status(self, record):
         return record.get_to_status_display()
+
+    def render_category(self, record):
+        return category_of(record.to_status, record.details)
+
+    def value_category(self, record):
+        return category_of(record.to_status, record.details)
 
     def render_changed_at(self, record, value):
         # In the site's zone, UTC on hover (dashboard.templatetags.times).

@@ -192,6 +192,8 @@ def test_withdrawal_through_the_form(logged_in, coordinator, investigator, site,
     p.refresh_from_db()
     assert p.status == Status.WITHDRAWN and p.safety_follow_up_continues is False
     assert "Moved abroad" in html and "ET" in html
+    # The history shows the category the reports count beside the note.
+    assert "Consent withdrawn by the participant</td>" in html
 
 
 def test_enroll_requires_investigator_and_all_answers(
