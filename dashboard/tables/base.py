@@ -146,6 +146,13 @@ class _Row(BoundRow):
     def _call_value(self, bound_column, value=None):
         return self._call_with("value", bound_column, value)
 
+    def td_cells(self):
+        """(td attributes, cell) per column, for dashboard/table.html: the attributes are the
+        column's, computed once per table (django-tables2's BoundColumn.attrs builds them anew
+        for every cell; no column here computes them from the record)."""
+        for column, cell in self.items():
+            yield self._table._td_html(column), cell
+
 
 class _Rows(BoundRows):
     def __iter__(self):
@@ -163,6 +170,12 @@ class BaseTable(tables.Table):
         super().__init__(*args, **kwargs)
         self.rows = _Rows(data=self.data, table=self)
         self._arguments = {}
+        self._td = {}
+
+    def _td_html(self, bound_column) -> str:
+        if bound_column.name not in self._td:
+            self._td[bound_column.name] = bound_column.attrs["td"].as_html()
+        return self._td[bound_column.name]
 
     def _cell_arguments(self, kind: str, column: str, fn) -> tuple | None:
         """The argument names `fn` takes (None: it takes **kwargs), read once."""
@@ -174,6 +187,6 @@ class BaseTable(tables.Table):
 
     class Meta:
         attrs = {"class": "data"}
-        template_name = "django_tables2/table.html"
+        template_name = "dashboard/table.html"
         orderable = False
         empty_text = "Nothing here."
