@@ -6,6 +6,7 @@ import datetime as dt
 
 from participants.models import Status
 from reports.selectors import enrollment_figures
+from schedule import services
 from tests.reports.conftest import complete_the_study
 from tests.support import Journey
 
@@ -164,16 +165,8 @@ def test_the_target_date_is_projected_at_the_rate_of_the_last_three_months(trial
     assert s01["months_since_first_consent"] == 3
 
 
-def test_a_past_month_does_not_change_when_later_events_are_recorded(
-    trial_history, site, coordinator, investigator
-):
-    february = enrollment_figures(FEB)
-    complete_the_study(trial_history["A"])
-    late = Journey(site, coordinator, investigator, consent_on=dt.date(2026, 4, 7))
-    late.enroll(dt.date(2026, 4, 14))
+def withdraw_b2_in_may(trial_history, coordinator) -> None:
     with trial_history["B2"].on(dt.date(2026, 5, 4)):
-        from schedule import services
-
         services.participant_withdraw(
             trial_history["B2"].p,
             on=dt.date(2026, 5, 4),
@@ -182,6 +175,16 @@ def test_a_past_month_does_not_change_when_later_events_are_recorded(
             safety_follow_up_continues=False,
             by=coordinator,
         )
+
+
+def test_a_past_month_does_not_change_when_later_events_are_recorded(
+    trial_history, site, coordinator, investigator
+):
+    february = enrollment_figures(FEB)
+    complete_the_study(trial_history["A"])
+    late = Journey(site, coordinator, investigator, consent_on=dt.date(2026, 4, 7))
+    late.enroll(dt.date(2026, 4, 14))
+    withdraw_b2_in_may(trial_history, coordinator)
     assert enrollment_figures(FEB) == february
     completed = enrollment_figures(dt.date(2027, 2, 1))["sites"][0]
     assert counts(completed)["completed_study"] == (1, 1)
@@ -198,17 +201,7 @@ def test_the_figures_are_read_from_the_cache_until_a_status_change_is_recorded(
     before = enrollment_figures(dt.date(2026, 5, 1))
     with django_assert_max_num_queries(2):
         assert enrollment_figures(dt.date(2026, 5, 1)) == before
-    with trial_history["B2"].on(dt.date(2026, 5, 4)):
-        from schedule import services
-
-        services.participant_withdraw(
-            trial_history["B2"].p,
-            on=dt.date(2026, 5, 4),
-            reason="travel burden",
-            reason_code="other",
-            safety_follow_up_continues=False,
-            by=coordinator,
-        )
+    withdraw_b2_in_may(trial_history, coordinator)
     after = enrollment_figures(dt.date(2026, 5, 1))
     assert counts(after["total"])["withdrawn"] == (
         counts(before["total"])["withdrawn"][0] + 1,
