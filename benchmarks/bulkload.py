@@ -256,10 +256,10 @@ class Study:
             "ta.vstatus", "ta.vwindow_end + c.shift", f"{V} + c.k * {VISIT_SLOTS} + ta.vidx"
         )
         _exec(
-            f"""INSERT INTO schedule_assessment (id, visit_id, definition_id, is_safety, status,
-              due_at, completed_at, result, is_abnormal, reason, recorded_by_id, missed_at,
+            f"""INSERT INTO schedule_assessment (id, visit_id, site_id, definition_id, is_safety,
+              status, due_at, completed_at, result, is_abnormal, reason, recorded_by_id, missed_at,
               overdue_flagged_at, escalated_at)
-            SELECT x.id, x.visit_id, x.definition_id, x.is_safety, x.status, x.due_at,
+            SELECT x.id, x.visit_id, x.site_id, x.definition_id, x.is_safety, x.status, x.due_at,
               CASE WHEN x.status = 'done' AND x.was = 'pending'
                    THEN x.due_at - interval '3 hours' ELSE x.completed_at END,
               CASE WHEN x.status = 'done' AND x.was = 'pending' THEN 'normal' ELSE x.result END,
@@ -271,7 +271,8 @@ class Study:
               CASE WHEN x.flagged THEN x.due_at + interval '15 minutes' END,
               CASE WHEN x.flagged THEN x.due_at + interval '49 hours' END
             FROM (SELECT {A} + c.k * {ASSESSMENT_SLOTS} + ta.aidx AS id,
-              {V} + c.k * {VISIT_SLOTS} + ta.vidx AS visit_id, ta.definition_id, ta.is_safety,
+              {V} + c.k * {VISIT_SLOTS} + ta.vidx AS visit_id, ta.site_id, ta.definition_id,
+              ta.is_safety,
               ta.status AS was,
               CASE WHEN ta.status <> 'pending' THEN ta.status
                    WHEN {vs} = 'done' THEN 'done' WHEN {vs} = 'missed' THEN 'missed'

@@ -32,7 +32,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, JSONObject
 from django.db.models.query import ModelIterable
 
-from participants.models import Participant
 from schedule.models import Assessment, Visit
 
 # --- The participant list ---------------------------------------------------------------------
@@ -170,36 +169,28 @@ def overdue_by_visit(
 ) -> tuple[list[OverdueVisit], dict]:
     """The first `limit` visits of the sites `site_ids` (the user's, from participants.access;
     None: every site) with items overdue at `now`, the longest overdue first, each with its
-    overdue items; and the totals, {"items": n, "visits": n}. Two queries, each as much work for
-    one site as for all:
+    overdue items; and the totals, {"items": n, "visits": n}. Two queries, each reading the
+    overdue items of the sites asked for only:
 
-    - the visits: the overdue items grouped by visit first (assess_pending_safety_due_idx; a
-      grouped subquery is not merged into the outer query), then each group's site read for
-      that visit alone (a scalar subquery, two primary-key look-ups), so the planner cannot
-      start from every visit of the user's sites instead; window sums give the totals before
-      the LIMIT;
+    - the visits: the overdue items of the user's sites (by the site each assessment carries:
+      assess_site_pending_safety_idx; every site: assess_pending_safety_due_idx) grouped by
+      visit, the grouped subquery not merged into the outer query; window sums give the totals
+      before the LIMIT;
     - the items of the visits shown.
     """
+    if site_ids is not None and not site_ids:
+        return [], {"items": 0, "visits": 0}
     overdue = Assessment.objects.overdue(now)
+    if site_ids is not None:
+        overdue = overdue.filter(site_id__in=site_ids)
     grouped, params = (
         overdue.order_by()
         .values("visit_id")
         .annotate(first_due=Min("due_at"), n=Count("pk"))
         .query.sql_with_params()
     )
-    if site_ids is not None and not site_ids:
-        return [], {"items": 0, "visits": 0}
-    scope = ""
-    if site_ids is not None:
-        visit, participant = Visit._meta.db_table, Participant._meta.db_table
-        scope = (
-            f" WHERE (SELECT p.site_id FROM {visit} v JOIN {participant} p"
-            f" ON p.id = v.participant_id WHERE v.id = g.visit_id)"
-            f" IN ({', '.join(['%s'] * len(site_ids))})"
-        )
-        params = (*params, *site_ids)
     sql = (
-        f"SELECT g.visit_id, COUNT(*) OVER (), SUM(g.n) OVER () FROM ({grouped}) g{scope}"
+        f"SELECT g.visit_id, COUNT(*) OVER (), SUM(g.n) OVER () FROM ({grouped}) g"
         " ORDER BY g.first_due, g.visit_id LIMIT %s"
     )
     with connection.cursor() as cursor:

@@ -262,6 +262,12 @@ class Assessment(models.Model):
     definition = models.ForeignKey(AssessmentDefinition, on_delete=models.PROTECT, related_name="+")
     # Copied from the definition so the overdue scan's partial index can filter on it.
     is_safety = models.BooleanField()
+    # Copied from the participant (who never changes site) when the visit is laid out, so the
+    # worklist's overdue items are scoped to a coordinator's sites by an index
+    # (assess_site_pending_safety_idx) instead of after grouping every site's items.
+    site = models.ForeignKey(
+        "participants.Site", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     status = models.CharField(
         max_length=16, choices=AssessmentStatus.choices, default=AssessmentStatus.PENDING
     )
@@ -300,6 +306,13 @@ class Assessment(models.Model):
             models.Index(
                 fields=["due_at"],
                 name="assess_pending_safety_due_idx",
+                condition=Q(status="pending", is_safety=True),
+            ),
+            # Serves a coordinator's worklist: their sites' safety items still pending, by due
+            # time (listings.overdue_by_visit).
+            models.Index(
+                fields=["site", "due_at"],
+                name="assess_site_pending_safety_idx",
                 condition=Q(status="pending", is_safety=True),
             ),
             # Serves the missed-safety alert scan: safety items recorded missed lately (the scan

@@ -77,6 +77,7 @@ def lay_out(
             assessments.append(
                 Assessment(
                     visit=visit,
+                    site_id=participant.site_id,
                     definition=a,
                     is_safety=a.is_safety,
                     due_at=assessment_due_at(a, visit, tz),
