@@ -20,7 +20,7 @@ from tests.support import consent, use_celery_broker
 pytestmark = pytest.mark.integration
 
 
-def wait_for(predicate, timeout=20.0, what="condition", log_path=None):
+def wait_for(predicate, timeout=60.0, what="condition", log_path=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -129,8 +129,10 @@ def test_worker_killed_mid_batch_every_email_sent_none_twice(
 
     second = celery_worker_process(OUTBOX_CLAIM_TIMEOUT_SECONDS=3)
     tasks.deliver_outbox.delay()  # the unclaimed rows go at once
+    # At least 5: on a loaded machine the second worker may start after the dead worker's claim
+    # went stale and send the retaken row in the same batch.
     wait_for(
-        lambda: len(smtp_server.handler.messages) == 5, what="5 emails", log_path=second.log_path
+        lambda: len(smtp_server.handler.messages) >= 5, what="5 emails", log_path=second.log_path
     )
     time.sleep(3.2)  # the dead worker's claim becomes stale
     tasks.deliver_outbox.delay()
