@@ -26,7 +26,7 @@ from notifications.models import OutboxEmail, OutboxStatus
 from notifications.services import outbox
 from notifications.views import BROKER_PROBE_SECONDS
 from schedule.models import VisitStatus
-from tests.notifications.test_worker import outbox_keys, overdue_participants, wait_for
+from tests.notifications.test_worker import outbox_keys, overdue_participants, wait_for_sent
 from tests.support import REPORT_DUE, SMTPCollector, consent, use_celery_broker, visit
 
 pytestmark = pytest.mark.integration
@@ -148,11 +148,9 @@ def test_a_hung_broker_leaves_the_web_answering_and_the_emails_wait_for_it(
     assert healthz().json()["broker"]["ok"] is True  # the broker is back
     tasks.deliver_outbox.delay()  # beat's next every-minute run
 
-    wait_for(
-        lambda: len(smtp_server.handler.messages) == 2, what="2 emails", log_path=worker.log_path
-    )
+    wait_for_sent(smtp_server, 2, log_path=worker.log_path)
     keys = outbox_keys(smtp_server)
-    assert len(set(keys)) == 2
+    assert len(keys) == 2 and len(set(keys)) == 2
     assert set(OutboxEmail.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
 
 

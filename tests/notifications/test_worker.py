@@ -30,6 +30,19 @@ def wait_for(predicate, timeout=60.0, what="condition", log_path=None):
     raise AssertionError(f"timed out waiting for {what}\n{log}")
 
 
+def wait_for_sent(smtp_server, count: int, log_path=None) -> None:
+    """Wait until the SMTP server holds `count` emails and `count` outbox rows say sent: the server
+    has a message as soon as it answers DATA, the worker marks its row a moment later."""
+    wait_for(
+        lambda: (
+            len(smtp_server.handler.messages) >= count
+            and OutboxEmail.objects.filter(status=OutboxStatus.SENT).count() >= count
+        ),
+        what=f"{count} emails sent and marked sent",
+        log_path=log_path,
+    )
+
+
 def overdue_participants(site, coordinator, count: int) -> None:
     """`count` participants whose screening safety items are overdue now (real time)."""
     consented = timezone.now().astimezone(site.tz).date() - dt.timedelta(days=30)
@@ -50,9 +63,7 @@ def test_worker_on_redis_delivers_each_email_once_to_the_smtp_server(
     result = services.overdue_scan()  # enqueues one send task per row, on commit, to Redis
 
     assert result.emails == 4  # 2 participants x (coordinator + investigator)
-    wait_for(
-        lambda: len(smtp_server.handler.messages) >= 4, what="4 emails", log_path=worker.log_path
-    )
+    wait_for_sent(smtp_server, 4, log_path=worker.log_path)
     # A second scan and a delivery run find nothing more to send.
     services.overdue_scan()
     tasks.deliver_outbox.delay()
@@ -91,11 +102,7 @@ def test_broker_down_when_a_reminder_falls_due_loses_nothing(
 
     tasks.deliver_outbox.delay()  # the broker is back: the next every-minute run sends it
 
-    wait_for(
-        lambda: len(smtp_server.handler.messages) == 1,
-        what="the reminder",
-        log_path=worker.log_path,
-    )
+    wait_for_sent(smtp_server, 1, log_path=worker.log_path)
     row.refresh_from_db()
     assert row.status == OutboxStatus.SENT
     assert "APH" in smtp_server.handler.messages[0]["Subject"]
