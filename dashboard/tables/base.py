@@ -6,8 +6,9 @@ import functools
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.urls import get_script_prefix, reverse
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django_tables2.rows import BoundRow, BoundRows
 from django_tables2.utils import signature
 
@@ -165,6 +166,9 @@ class _Rows(BoundRows):
         return _Row(record=self.data[key], table=self.table)
 
 
+_EVEN_ODD = ('class="even"', 'class="odd"')
+
+
 class BaseTable(tables.Table):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,6 +188,58 @@ class BaseTable(tables.Table):
             names, catch_all = signature(fn)
             self._arguments[key] = None if catch_all else tuple(names)
         return self._arguments[key]
+
+    def plain_html(self) -> SafeString:
+        """The whole table as HTML, for short lists shown unsorted and unpaginated (the worklist's
+        sections): the same markup as dashboard/table.html, each column's render_<name>(record)
+        called directly (django-tables2 resolves, inspects and renders through several layers
+        for every cell: most of a worklist's time). Columns it cannot call that way go through
+        django-tables2's own cell."""
+        columns = [(column, self._direct_renderer(column)) for column in self.columns]
+        head = "".join(
+            f"<th {column.attrs['th'].as_html()}>{conditional_escape(column.header)}</th>"
+            for column, _ in columns
+        )
+        # django-tables2's row only where needed: its row attributes, or a column it renders.
+        needs_row = bool(self.row_attrs) or not all(render for _, render in columns)
+        body = []
+        for index, record in enumerate(self.data):
+            row = _Row(record, table=self) if needs_row else None
+            attrs = row.attrs.as_html() if self.row_attrs else _EVEN_ODD[index % 2]
+            cells = "".join(
+                f"<td {self._td_html(column)}>"
+                f"{conditional_escape(render(record) if render else row.get_cell(column.name))}"
+                "</td>"
+                for column, render in columns
+            )
+            body.append(f"<tr {attrs}>{cells}</tr>")
+        return mark_safe(
+            f'<div class="table-container"><table {self.attrs.as_html()}>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )
+
+    def _direct_renderer(self, bound_column):
+        """record -> cell for a column whose render_<name> takes the record only (the cell is
+        the column's default when the accessor finds an empty value, as django-tables2 does),
+        or None: that column's cells go through django-tables2."""
+        method = getattr(self, f"render_{bound_column.name}", None)
+        if (
+            method is None
+            or bound_column.link
+            or self._cell_arguments("render", bound_column.name, bound_column.render) != ("record",)
+        ):
+            return None
+        accessor, column = bound_column.accessor, bound_column.column
+        empty, default = column.empty_values, bound_column.default
+
+        def render(record):
+            try:
+                value = accessor.resolve(record)
+            except Exception:  # as django-tables2: a missing related row is an empty cell
+                value = None
+            return default if value in empty else method(record)
+
+        return render
 
     class Meta:
         attrs = {"class": "data"}
