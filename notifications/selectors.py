@@ -59,8 +59,36 @@ def visits_for_reminders(target_dates: set[dt.date], window_ends: set[dt.date]) 
         .filter(Q(target_date__in=target_dates) | Q(window_end__in=window_ends))
         .exclude(participant__status=Status.LOST_TO_FOLLOW_UP)
         .select_related("participant__site", "definition")
+        .only(*REMINDER_VISIT_FIELDS)
         .order_by("target_date", "pk")
     )
+
+
+# What a reminder reads of a visit (its checks, its email): only these columns are loaded, the
+# scan reads about a thousand visits an hour at 10k participants.
+REMINDER_VISIT_FIELDS = (
+    "participant_id",
+    "definition_id",
+    "occurrence",
+    "status",
+    "target_date",
+    "window_start",
+    "window_end",
+    "participant__site_id",
+    "participant__screening_number",
+    "participant__study_id",
+    "participant__status",
+    "participant__site__code",
+    "participant__site__time_zone",
+    "definition__code",
+    "definition__name",
+)
+
+
+def reminder_visits(ids) -> dict[int, Visit]:
+    """{visit id: visit} with what a reminder reads, any status (one query)."""
+    visits = Visit.objects.filter(pk__in=set(ids)).select_related("participant__site", "definition")
+    return {v.pk: v for v in visits.only(*REMINDER_VISIT_FIELDS)}
 
 
 def assessments_to_flag(now: dt.datetime) -> QuerySet[Assessment]:

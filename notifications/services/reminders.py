@@ -49,10 +49,14 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     """
     now = now or timezone.now()
     result = ReminderScanResult()
-    _cancel_stale_reminders(now, result)
-    wanted, users = _wanted_reminders(now)
+    # What is due first (reads only): the visits it loads are reused by the stale check.
+    wanted, users, visits = _wanted_reminders(now)
+    _cancel_stale_reminders(now, result, visits)
     drafts, draft_users = deviation_digest.drafts_for_coordinators(now)
     users.update(draft_users)
+    # The rows this run would create, read at once: a steady-state run (every hour, most items
+    # known already) then writes nothing and asks nothing per coordinator.
+    existing = _existing_rows(wanted, drafts)
     for user_id in sorted(set(wanted) | set(drafts)):
         user = users[user_id]
         by_day, drafts_by_day = wanted.get(user_id, {}), drafts.get(user_id, {})
@@ -65,12 +69,28 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
             waiting = drafts_by_day.get(day) if site_id is None else None
             if user.staff_profile.reminder_mode == ReminderMode.PER_ITEM:
                 for item, visit, send_after in entries:
-                    _add_per_item(user, item, visit, day, send_after, now, result)
+                    if _item_dedup_key(item, user_id) not in existing:
+                        _add_per_item(user, item, visit, day, send_after, now, result)
                 if waiting:
-                    _add_to_digest(user, [], day, now, result, waiting)
+                    _add_to_digest(user, [], day, now, result, waiting, existing=existing)
             else:
-                _add_to_digest(user, entries, day, now, result, waiting, site_id=site_id)
+                _add_to_digest(
+                    user, entries, day, now, result, waiting, site_id=site_id, existing=existing
+                )
     return result
+
+
+def _existing_rows(wanted: dict, drafts: dict) -> dict[str, OutboxEmail]:
+    """{dedup key: row} of the reminder rows (per item and digests) this run's items map to."""
+    keys = set()
+    for user_id, by_day in wanted.items():
+        for (day, site_id), entries in by_day.items():
+            keys.add(_digest_key(user_id, day, site_id))
+            keys.update(_item_dedup_key(item, user_id) for item, _, _ in entries)
+    for user_id, by_day in drafts.items():
+        keys.update(_digest_key(user_id, day, None) for day in by_day)
+    rows = OutboxEmail.objects.filter(dedup_key__in=keys).only("dedup_key", "context")
+    return {row.dedup_key: row for row in rows}
 
 
 def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
@@ -96,8 +116,9 @@ def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, di
 # --- What is due ---------------------------------------------------------------------------------
 
 
-def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
-    """({user id: {(local day, site id or None): [(item, visit, send_after)]}}, {user id: user}):
+def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict, dict]:
+    """({user id: {(local day, site id or None): [(item, visit, send_after)]}}, {user id: user},
+    {visit id: visit} of the visits read):
     the reminders due today, site-local, for each site's coordinators, on the days each chose
     (participants.staff.reminder_days_of). The site is in the key only for a coordinator of
     several sites (one digest per site)."""
@@ -111,7 +132,8 @@ def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
     users = {}
-    for visit in selectors.visits_for_reminders(target_dates, window_ends):
+    visits = {v.pk: v for v in selectors.visits_for_reminders(target_dates, window_ends)}
+    for visit in visits.values():
         site = visit.participant.site
         today = today_of_site[site.pk]
         send_after = local_time_on(today, settings.REMINDER_HOUR, site.tz)
@@ -122,7 +144,7 @@ def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict]:
                 users[user.pk] = user
                 key = (today, site.pk if site_count[user.pk] > 1 else None)
                 wanted[user.pk][key].append((item, visit, send_after))
-    return wanted, users
+    return wanted, users, visits
 
 
 def _reminder_items(visit: Visit, today: dt.date, days_before: list[int]) -> list[dict]:
@@ -183,13 +205,13 @@ def _item_problem(item: dict, visit: Visit | None, now: dt.datetime) -> str | No
     return None
 
 
-def _visits_by_id(ids) -> dict[int, Visit]:
-    return {
-        v.pk: v
-        for v in Visit.objects.filter(pk__in=set(ids)).select_related(
-            "participant__site", "definition"
-        )
-    }
+def _visits_by_id(ids, known: dict[int, Visit] | None = None) -> dict[int, Visit]:
+    """{visit id: visit} for `ids`, those in `known` (read by this scan already) not read again."""
+    known = known or {}
+    ids = set(ids)
+    found = {pk: known[pk] for pk in ids & known.keys()}
+    missing = ids - found.keys()
+    return found | (selectors.reminder_visits(missing) if missing else {})
 
 
 def _row_items(row: OutboxEmail) -> list[dict]:
@@ -198,14 +220,15 @@ def _row_items(row: OutboxEmail) -> list[dict]:
     return [row.context["item"]]
 
 
-def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult) -> None:
-    """Re-check every pending, unclaimed reminder row against the stored visit dates."""
+def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult, known: dict) -> None:
+    """Re-check every pending, unclaimed reminder row against the stored visit dates (`known`:
+    visits this scan has read already)."""
     rows = list(
         OutboxEmail.objects.filter(
             status=OutboxStatus.PENDING, kind__in=REMINDER_KINDS, claimed_at__isnull=True
         )
     )
-    visits = _visits_by_id(i["visit"] for row in rows for i in _row_items(row))
+    visits = _visits_by_id((i["visit"] for row in rows for i in _row_items(row)), known)
     for row in rows:
         items = _row_items(row)
         problems = [_item_problem(i, visits.get(i["visit"]), now) for i in items]
@@ -276,10 +299,23 @@ def _add_per_item(user, item, visit, day, send_after, now, result) -> None:
     result.created += created
 
 
-def _add_to_digest(user, entries, day, now, result, waiting=None, *, site_id=None) -> None:
+def _digest_key(user_id: int, day: dt.date, site_id: int | None) -> str:
+    # One per site for a coordinator of several (see reminders_scan).
+    return f"digest:{user_id}:{day}" + (f":s{site_id}" if site_id else "")
+
+
+def _add_to_digest(
+    user, entries, day, now, result, waiting=None, *, site_id=None, existing=None
+) -> None:
     """Put today's items (and `waiting`: (send_after, deviation draft ids)) into the user's
     digest for `day`; items found after the digest was claimed or sent go out one per email
-    instead (a late item is still worth telling; a late draft is listed again tomorrow)."""
+    instead (a late item is still worth telling; a late draft is listed again tomorrow).
+    `existing`: rows read by this run ({dedup key: row}); a digest there that holds every item
+    and draft already is left alone without a query (items are only ever added to a digest)."""
+    drafts = (waiting or (None, []))[1]
+    known = (existing or {}).get(_digest_key(user.pk, day, site_id))
+    if known is not None and _news_for(known, entries, drafts) == ([], []):
+        return
     items = [item for item, _, _ in entries]
     visits = {visit.pk: visit for _, visit, _ in entries}
     drafts_after, drafts = waiting or (None, [])
@@ -287,8 +323,7 @@ def _add_to_digest(user, entries, day, now, result, waiting=None, *, site_id=Non
     single = entries[0][1] if len(entries) == 1 and not drafts else None
     with transaction.atomic():
         row, created = outbox_add(
-            # One per site for a coordinator of several (see reminders_scan).
-            dedup_key=f"digest:{user.pk}:{day}" + (f":s{site_id}" if site_id else ""),
+            dedup_key=_digest_key(user.pk, day, site_id),
             recipient=user,
             kind=OutboxKind.REMINDER_DIGEST,
             send_after=send_after,
@@ -314,15 +349,11 @@ def _merge_into_digest(row, entries, day, send_after, result, drafts=()) -> list
     # Lock the digest so two scans merging at once do not overwrite each other's items
     # (PostgreSQL; SQLite's IMMEDIATE transactions already run one writer at a time).
     row = OutboxEmail.objects.select_for_update().get(pk=row.pk)
-    known = {_item_key(i) for i in row.context.get("items", [])}
-    known |= set(row.context.get("late", []))
-    new = [e for e in entries if _item_key(e[0]) not in known]
-    listed = row.context.get("deviations", [])
-    new_drafts = [pk for pk in drafts if pk not in listed]
+    new, new_drafts = _news_for(row, entries, drafts)
     if not new and not new_drafts:
         return []
     merged = row.context.get("items", []) + [item for item, _, _ in new]
-    all_drafts = listed + new_drafts
+    all_drafts = row.context.get("deviations", []) + new_drafts
     all_visits = _visits_by_id(i["visit"] for i in merged)
     # Conditional on no claim: once a worker holds the digest, its items are fixed.
     merged_ok = OutboxEmail.objects.filter(
@@ -336,6 +367,20 @@ def _merge_into_digest(row, entries, day, send_after, result, drafts=()) -> list
         result.digest_items_added += len(new)
         return []
     OutboxEmail.objects.filter(pk=row.pk).update(
-        context={**row.context, "late": sorted(known | {_item_key(e[0]) for e in new})}
+        context={**row.context, "late": sorted(_known_items(row) | {_item_key(e[0]) for e in new})}
     )
     return new
+
+
+def _known_items(row) -> set[str]:
+    """The items a digest row holds or has sent one per email since (it was claimed)."""
+    return {_item_key(i) for i in row.context.get("items", [])} | set(row.context.get("late", []))
+
+
+def _news_for(row, entries, drafts) -> tuple[list, list]:
+    """(entries, draft ids) a digest row does not hold yet."""
+    known = _known_items(row)
+    listed = row.context.get("deviations", [])
+    return [e for e in entries if _item_key(e[0]) not in known], [
+        pk for pk in drafts if pk not in listed
+    ]

@@ -6,6 +6,8 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications import services
 from notifications.models import OutboxEmail, OutboxKind, OutboxStatus
@@ -280,3 +282,34 @@ def test_send_reminders_command_refuses_a_time_without_offset(db):
 
     with pytest.raises(CommandError, match="needs a UTC offset"):
         call_command("send_reminders", "--now", "2026-03-08T08:00:00")
+
+
+def test_an_hourly_scan_with_nothing_new_asks_nothing_per_coordinator(
+    protocol, site, coordinator, django_assert_max_num_queries
+):
+    """The steady state (every hour, the day's rows made already): the rows are read at once and
+    left alone, whether a coordinator takes digests or one email per item."""
+    target = dt.date(2026, 6, 15)
+    for _ in range(2):
+        aph_visit_with_target(site, coordinator, target)
+    at_7 = local(target - dt.timedelta(days=7), 7, site.time_zone)
+
+    def rows():
+        return list(OutboxEmail.objects.order_by("pk").values_list("pk", "subject", "context"))
+
+    services.reminders_scan(now=at_7)
+    with CaptureQueriesContext(connection) as one_coordinator:
+        services.reminders_scan(now=at_7 + dt.timedelta(hours=1))
+    for n in range(4):
+        user = make_user(f"coord-{n}", StaffRole.COORDINATOR, [site])
+        if n % 2:
+            user.staff_profile.reminder_mode = ReminderMode.PER_ITEM
+            user.staff_profile.save()
+    services.reminders_scan(now=at_7 + dt.timedelta(hours=1))  # their rows
+    assert OutboxEmail.objects.count() == 3 + 2 * 2  # a digest each for 3, 2 items each for 2
+
+    before = rows()
+    with django_assert_max_num_queries(len(one_coordinator.captured_queries)):
+        result = services.reminders_scan(now=at_7 + dt.timedelta(hours=2))
+    assert (result.created, result.digest_items_added, result.cancelled) == (0, 0, 0)
+    assert rows() == before
