@@ -22,7 +22,7 @@ from notifications.services.emails import admin_url, participant_url
 from notifications.services.outbox import outbox_add_many
 from participants.models import StaffRole
 from schedule.models import Assessment, AssessmentStatus, Visit
-from schedule.services.deviations import deviation_draft_for_overdue
+from schedule.services.deviations import deviation_drafts_for_overdue
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _serialise_scan() -> None:
 
 
 def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
-    flag_ids, emails = [], []
+    flagged, emails = [], []
     found, cursor = _overdue_to_flag(now, after, size)
     for (visit_id, due_at), group in batches.group_by_visit(found).items():
         visit = group[0].visit
@@ -172,9 +172,7 @@ def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, siz
         if not people:
             _nobody(group, "overdue", result)
             continue
-        flag_ids += [a.pk for a in group]
-        for a in group:  # an overdue safety item is an important protocol deviation
-            deviation_draft_for_overdue(a, now)
+        flagged += group
         emails += _safety_emails(
             OutboxKind.SAFETY_OVERDUE,
             group,
@@ -183,10 +181,12 @@ def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, siz
             _about(visit, len(group), "overdue"),
             now,
         )
+    # An overdue safety item is an important protocol deviation: drafted with the flag.
+    deviation_drafts_for_overdue(flagged, now)
     result.emails += outbox_add_many(emails, now=now)
     # Conditional on no flag yet: harmless now that scans are serialised, and keeps a flag time.
     result.flagged += Assessment.objects.filter(
-        pk__in=flag_ids, overdue_flagged_at__isnull=True
+        pk__in=[a.pk for a in flagged], overdue_flagged_at__isnull=True
     ).update(overdue_flagged_at=now)
     return cursor
 

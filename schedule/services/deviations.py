@@ -1,7 +1,8 @@
 """Protocol deviations drafted by the tracker: one function per cause, each called by the service
 that records the cause, inside its transaction. Each drafts once per cause (get-or-create on
 `cause_key`, unique in the database): called twice, or by two scans at once, it returns the
-draft already there and never raises.
+draft already there and never raises. The overdue scan drafts a batch at a time
+(deviation_drafts_for_overdue: the keys already there read at once, the rest inserted in bulk).
 
 Importance (FDA draft guidance, Dec 2024): important when a safety item is missing (a missed
 visit with safety assessments, a safety assessment overdue or not done) or a safety check was
@@ -17,6 +18,7 @@ Whether a date lies in a visit's window is `visit_window(visit).contains(day)` (
 import datetime as dt
 
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from participants.audit import audit_reason
 from schedule.models import (
@@ -35,8 +37,7 @@ from schedule.windows import Window
 SAFETY_CHECK_OVERRIDDEN = "a safety check was overridden"
 
 
-def _draft(
-    cause_key: str,
+def _draft_fields(
     *,
     participant_id: int,
     category: str,
@@ -45,19 +46,23 @@ def _draft(
     occurred_on: dt.date,
     now: dt.datetime | None = None,
     **cause,
-) -> Deviation:
+) -> dict:
+    """A new draft's fields (all but its cause_key)."""
     importance = DeviationImportance.IMPORTANT if important else DeviationImportance.NOT_IMPORTANT
+    return {
+        "participant_id": participant_id,
+        "category": category,
+        "importance": importance,
+        "importance_reason": reason[:200],
+        "occurred_on": occurred_on,
+        "identified_at": now or timezone.now(),
+        **cause,
+    }
+
+
+def _draft(cause_key: str, **draft) -> Deviation:
     deviation, _ = Deviation.objects.get_or_create(
-        cause_key=cause_key,
-        defaults={
-            "participant_id": participant_id,
-            "category": category,
-            "importance": importance,
-            "importance_reason": reason[:200],
-            "occurred_on": occurred_on,
-            "identified_at": now or timezone.now(),
-            **cause,
-        },
+        cause_key=cause_key, defaults=_draft_fields(**draft)
     )
     return deviation
 
@@ -146,22 +151,38 @@ def deviation_draft_for_missed_safety(assessment: Assessment) -> Deviation | Non
     )
 
 
-def deviation_draft_for_overdue(assessment: Assessment, now: dt.datetime) -> Deviation:
-    """A safety assessment the overdue scan flags (notifications' overdue scan, in the same
-    transaction as the flag)."""
+def _overdue_draft(assessment: Assessment, now: dt.datetime) -> tuple[str, dict]:
     visit = assessment.visit
-    return _draft(
-        f"assessment-overdue:{assessment.pk}",
-        participant_id=visit.participant_id,
-        category=DeviationCategory.SAFETY_OVERDUE,
-        important=True,
-        reason=f"Safety assessment {assessment.definition.code} of {visit.code} overdue: no "
+    return f"assessment-overdue:{assessment.pk}", {
+        "participant_id": visit.participant_id,
+        "category": DeviationCategory.SAFETY_OVERDUE,
+        "important": True,
+        "reason": f"Safety assessment {assessment.definition.code} of {visit.code} overdue: no "
         "result by its due time.",
-        occurred_on=_local_date(assessment.due_at, visit),
-        now=now,
-        visit=visit,
-        assessment=assessment,
+        "occurred_on": _local_date(assessment.due_at, visit),
+        "now": now,
+        "visit": visit,
+        "assessment": assessment,
+    }
+
+
+def deviation_drafts_for_overdue(assessments: list[Assessment], now: dt.datetime) -> int:
+    """The safety assessments the overdue scan flags, a batch at a time (notifications' overdue
+    scan, in the same transaction as the flags): the drafts not there yet in one INSERT, with
+    their history rows in another (one get-or-create per item was most of a backlog's time). Only the overdue scan drafts this cause, under its lock, so no
+    other writer can add one of these keys meanwhile. Returns how many were drafted."""
+    drafts = dict(_overdue_draft(a, now) for a in assessments)
+    there = set(
+        Deviation.objects.filter(cause_key__in=list(drafts)).values_list("cause_key", flat=True)
     )
+    new = [
+        Deviation(cause_key=key, **_draft_fields(**draft))
+        for key, draft in drafts.items()
+        if key not in there
+    ]
+    if new:
+        bulk_create_with_history(new, Deviation)
+    return len(new)
 
 
 def deviation_draft_for_override(override: PreDoseOverride, given_at: dt.datetime) -> Deviation:

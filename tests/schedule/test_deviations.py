@@ -218,11 +218,13 @@ def test_drafting_an_overdue_deviation_twice_keeps_the_first(journey, site):
     item = scr_item(journey, safety=True)
     at = local(SCR_WINDOW_END + days(2), 9, site.time_zone)
 
-    first = deviations.deviation_draft_for_overdue(item, at)
-    again = deviations.deviation_draft_for_overdue(item, at + dt.timedelta(hours=1))
+    assert deviations.deviation_drafts_for_overdue([item], at) == 1
+    assert deviations.deviation_drafts_for_overdue([item], at + dt.timedelta(hours=1)) == 0
 
-    assert again == first and again.identified_at == at
-    assert Deviation.objects.count() == 1
+    draft = Deviation.objects.get()
+    assert draft.identified_at == at and draft.cause_key == f"assessment-overdue:{item.pk}"
+    # Its history row, as a draft saved one at a time would have: created, by nobody.
+    assert [(h.history_type, h.history_user_id) for h in draft.history.all()] == [("+", None)]
 
 
 # --- An infusion given over the pre-dose gate ------------------------------------------------
