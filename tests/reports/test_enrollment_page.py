@@ -146,7 +146,7 @@ def test_every_table_downloads_as_xlsx_and_each_as_csv(client, trial_history, ma
     workbook = openpyxl.load_workbook(
         io.BytesIO(get(client, PAGE, month="2026-02", _export="xlsx").content)
     )
-    assert workbook.sheetnames == [t.key for t in page.context["tables"]]
+    assert workbook.sheetnames == [t.key for t, _ in page.context["tables"]]
     counts = workbook["counts"]
     rows = {r[0]: r[1:] for r in counts.iter_rows(min_row=2, values_only=True)}
     assert rows["Enrolled"] == (3, 5, 0, 0, 3, 5)
