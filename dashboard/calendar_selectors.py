@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, DateField, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Greatest, Least, RowNumber
-from django.utils.html import format_html
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from dashboard.tables.base import url_of
@@ -127,6 +127,7 @@ class Day:
 
 
 MARKS = {"done": "✓ ", "missed": "✗ "}
+STATUS_LABELS = dict(VisitStatus.choices)
 
 
 @dataclass
@@ -143,34 +144,25 @@ class Bar:
     @property
     def html(self) -> str:
         """The bar, built here rather than by the template: a month shows a few hundred bars, and
-        a dozen template look-ups and a URL reversal each made the page's main cost."""
+        a dozen template look-ups and a URL reversal each made the page's main cost. Every text
+        is escaped (names and titles once each; the classes and link are the code's own)."""
         v = self.visit
-        name = f"{v.participant.label} {v.code}"
+        name = escape(f"{v.participant.label} {v.code}")
+        title = escape(self.title)
         css = f"cal-bar bar-{self.kind} col-{self.first} span-{self.span}"
-        mark = MARKS.get(self.kind, "◆ " if self.target_here else "")
+        target = "◆ " if self.target_here else ""
         if not self.labelled:
-            return format_html(
-                '<span class="{} continued" title="{}: {}" aria-hidden="true">{}{} (continued)'
-                "</span>",
-                css,
-                name,
-                self.title,
-                "◆ " if self.target_here else "",
-                name,
+            return mark_safe(
+                f'<span class="{css} continued" title="{name}: {title}" aria-hidden="true">'
+                f"{target}{name} (continued)</span>"
             )
-        flag = mark_safe('<span class="flag" aria-hidden="true">⚑</span> ') if self.flags else ""
-        href = url_of("dashboard:participant", v.participant_id) + f"#visit-{v.pk}"
-        return format_html(
-            '<a class="{}{}" href="{}" title="{}">{}{}{}<span class="visually-hidden">: {}</span>'
-            "</a>",
-            css,
-            " flagged" if self.flags else "",
-            href,
-            self.title,
-            mark,
-            flag,
-            name,
-            self.title,
+        mark = MARKS.get(self.kind, target)
+        flag = '<span class="flag" aria-hidden="true">⚑</span> ' if self.flags else ""
+        href = escape(url_of("dashboard:participant", v.participant_id) + f"#visit-{v.pk}")
+        flagged = " flagged" if self.flags else ""
+        return mark_safe(
+            f'<a class="{css}{flagged}" href="{href}" title="{title}">{mark}{flag}{name}'
+            f'<span class="visually-hidden">: {title}</span></a>'
         )
 
 
@@ -186,7 +178,7 @@ def _title(visit: Visit, flags: list[str]) -> str:
     else:
         text = f"target {visit.target_date:%a} {visit.target_date:{ISO}}"
     text += f"; window {visit.window_start:{ISO}} to {visit.window_end:{ISO}}"
-    return "; ".join([text, visit.get_status_display(), *flags])
+    return "; ".join([text, STATUS_LABELS[visit.status], *flags])
 
 
 def _segments(visit: Visit, weeks: list[list[dt.date]]):
@@ -242,6 +234,7 @@ def calendar_weeks(
         if not segments:
             continue
         named = next((i for i, lo, hi in segments if lo <= visit.target_date <= hi), segments[0][0])
+        title = _title(visit, flags)  # once per visit, not per week it spans
         for i, lo, hi in segments:
             weeks[i].bars.append(
                 Bar(
@@ -252,7 +245,7 @@ def calendar_weeks(
                     labelled=i == named,
                     target_here=kind == "window" and lo <= visit.target_date <= hi,
                     flags=flags,
-                    title=_title(visit, flags),
+                    title=title,
                 )
             )
     return weeks
