@@ -1,4 +1,5 @@
 import datetime as dt
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -35,6 +36,14 @@ def validate_holidays(value) -> None:
             raise ValidationError(
                 f"“{day}” is not a date. Write each holiday as YYYY-MM-DD, e.g. 2026-12-25."
             ) from None
+
+
+@functools.cache
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """The ZoneInfo of an IANA name, made once per process. zoneinfo keeps only the last 8 zones
+    strongly (the rest weakly), so with more zones than that in use a site's zone was read from
+    disk again for almost every row of a page or a scan. At most the ~600 IANA names."""
+    return zoneinfo.ZoneInfo(name)
 
 
 class Site(models.Model):
@@ -77,7 +86,7 @@ class Site(models.Model):
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone)
+        return zone(self.time_zone)
 
 
 class StaffRole(models.TextChoices):

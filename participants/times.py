@@ -4,9 +4,10 @@
 YYYY-MM-DD everywhere (sle001/formats), the format the date inputs take."""
 
 import datetime as dt
-import zoneinfo
 
 from django.utils.html import format_html
+
+from participants.models import zone
 
 MINUTE = "%Y-%m-%d %H:%M"
 
@@ -18,7 +19,7 @@ def zone_of(where) -> dt.tzinfo:
     if isinstance(where, dt.tzinfo):
         return where
     if isinstance(where, str):
-        return zoneinfo.ZoneInfo(where)
+        return zone(where)
     return where.tz
 
 
