@@ -14,3 +14,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sle001.settings")
 
 application = get_wsgi_application()
+
+from sle001.runtime import freeze_startup_objects  # noqa: E402 (after Django is set up)
+
+freeze_startup_objects()
