@@ -230,10 +230,10 @@ class Study:
             FROM bench_clones c JOIN schedule_participantschedule ps ON ps.participant_id = c.template"""
         )
         _exec(
-            f"""INSERT INTO schedule_visit (id, participant_id, definition_id, occurrence, status,
-              target_date, window_start, window_end, actual_date, started_at, in_window, dose, lot,
-              reason, recorded_by_id, recorded_at)
-            SELECT x.id, x.participant_id, x.definition_id, x.occurrence, x.status,
+            f"""INSERT INTO schedule_visit (id, participant_id, site_id, definition_id, occurrence,
+              status, target_date, window_start, window_end, actual_date, started_at, in_window,
+              dose, lot, reason, recorded_by_id, recorded_at)
+            SELECT x.id, x.participant_id, x.site_id, x.definition_id, x.occurrence, x.status,
               x.target_date, x.window_start, x.window_end,
               CASE WHEN x.status = 'done' AND x.was = 'scheduled' THEN x.target_date
                    ELSE x.actual_date END,
@@ -243,7 +243,7 @@ class Study:
                                   THEN 'synthetic' ELSE x.reason END,
               x.recorded_by_id, x.recorded_at
             FROM (SELECT {V} + c.k * {VISIT_SLOTS} + tv.idx AS id, {P} + c.k AS participant_id,
-              tv.definition_id, tv.occurrence, tv.status AS was,
+              tv.site_id, tv.definition_id, tv.occurrence, tv.status AS was,
               {_visit_status("tv.status", "tv.window_end + c.shift", f"{V} + c.k * {VISIT_SLOTS} + tv.idx")} AS status,
               tv.target_date + c.shift AS target_date, tv.window_start + c.shift AS window_start,
               tv.window_end + c.shift AS window_end, tv.actual_date + c.shift AS actual_date,

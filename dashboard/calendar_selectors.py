@@ -41,7 +41,7 @@ def calendar_visits(user, start: dt.date, end: dt.date, site: Site | None = None
         | Q(status=VisitStatus.SCHEDULED, window_start__lte=end, window_end__gte=start)
     )
     if site is not None:
-        visits = visits.filter(participant__site=site)
+        visits = visits.filter(site=site)
     return visits.select_related(*RELATED).order_by(*ORDER)
 
 

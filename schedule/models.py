@@ -154,9 +154,15 @@ class Reanchor(models.Model):
 
 
 class Visit(models.Model):
-    SITE_PATH = "participant__site"  # how participants.access reaches the site
+    SITE_PATH = "site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="visits")
+    # Copied from the participant (who never changes site) when the visit is laid out, so a
+    # coordinator's worklist and calendar read their own sites' visits by index (the visit_site_*
+    # indexes) instead of every site's visits of the dates joined to the participants.
+    site = models.ForeignKey(
+        "participants.Site", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     definition = models.ForeignKey(VisitDefinition, on_delete=models.PROTECT, related_name="+")
     occurrence = models.PositiveSmallIntegerField(
         default=1, help_text="2 for a repeat leukapheresis, n for the n-th unscheduled visit."
@@ -231,6 +237,32 @@ class Visit(models.Model):
                 fields=["window_start", "window_end"],
                 name="visit_open_window_span_idx",
                 condition=Q(status="scheduled"),
+            ),
+            # The same reads for one site at a time (a coordinator's worklist and calendar).
+            models.Index(
+                fields=["site", "target_date"],
+                name="visit_site_open_target_idx",
+                condition=Q(status="scheduled"),
+            ),
+            models.Index(
+                fields=["site", "window_end"],
+                name="visit_site_open_end_idx",
+                condition=Q(status="scheduled"),
+            ),
+            models.Index(
+                fields=["site", "window_start", "window_end"],
+                name="visit_site_open_span_idx",
+                condition=Q(status="scheduled"),
+            ),
+            models.Index(
+                fields=["site", "actual_date"],
+                name="visit_site_done_actual_idx",
+                condition=Q(status="done"),
+            ),
+            models.Index(
+                fields=["site", "target_date"],
+                name="visit_site_missed_target_idx",
+                condition=Q(status="missed"),
             ),
         ]
 

@@ -61,24 +61,24 @@ class VisitQuerySet(models.QuerySet):
 
     def due_on(self, today):
         """Open visits whose target date is `today`."""
-        return self.open().filter(_on_site_today(today, _due_on, "participant__site"))
+        return self.open().filter(_on_site_today(today, _due_on, "site"))
 
     def window_closed(self, today):
         """Open visits whose window closed before `today`: unrecorded, a deviation to resolve."""
-        return self.open().filter(_on_site_today(today, _window_closed, "participant__site"))
+        return self.open().filter(_on_site_today(today, _window_closed, "site"))
 
     def closing_within(self, today, days: int):
         """Open visits whose window closes from `today` to `days` later (inclusive)."""
-        return self.open().filter(_on_site_today(today, _closing_within(days), "participant__site"))
+        return self.open().filter(_on_site_today(today, _closing_within(days), "site"))
 
     def window_open(self, today):
         """Open visits whose window has opened by `today` (closed ones included: combine with
         window_closed to tell them apart)."""
-        return self.open().filter(_on_site_today(today, _window_opened, "participant__site"))
+        return self.open().filter(_on_site_today(today, _window_opened, "site"))
 
     def coming_within(self, today, days: int):
         """Open visits with a target date after `today`, at most `days` later."""
-        return self.open().filter(_on_site_today(today, _coming_within(days), "participant__site"))
+        return self.open().filter(_on_site_today(today, _coming_within(days), "site"))
 
 
 class AssessmentQuerySet(models.QuerySet):

@@ -54,6 +54,7 @@ def lay_out(
         visits.append(
             Visit(
                 participant=participant,
+                site_id=participant.site_id,
                 definition=d,
                 occurrence=occurrence,
                 target_date=w.target,
