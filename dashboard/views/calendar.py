@@ -64,7 +64,8 @@ def calendar(request):
         previous = (first - dt.timedelta(days=1)).replace(day=1)
         following = last + dt.timedelta(days=1)
         heading = f"{first:%B %Y}"
-    every = calendar_reads.calendar_visits(request.user, start, end, site)
+    shown_sites = [site] if site else [s for s, _ in sites]
+    every = calendar_reads.calendar_visits(request.user, start, end, shown_sites)
     response = export(request, CalendarTable(every), f"calendar-{start.isoformat()}")
     if response:
         return response
@@ -84,8 +85,7 @@ def calendar(request):
         context |= {"table": table, "count": table.paginator.count}
         return render(request, "dashboard/calendar.html", context)
     per_day = calendar_reads.PER_DAY[view]
-    page = calendar_reads.calendar_page(request.user, start, end, per_day, site)
-    shown_sites = [site] if site else [s for s, _ in sites]
+    page = calendar_reads.calendar_page(request.user, start, end, per_day, shown_sites)
     weeks = calendar_reads.calendar_weeks(
         page.visits,
         start,
