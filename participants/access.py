@@ -10,8 +10,9 @@ sees every site; any other user without one sees none.
 Recording: seeing is not recording. Study managers and medical monitors only read (monitoring,
 oversight); coordinators and investigators record at their own sites; a superuser records anywhere.
 
-A model says how to reach its site with a `SITE_PATH` class attribute ("site" on Participant,
-"participant__site" on Visit...), so these functions take any scoped model or queryset.
+A model says how to reach its site with a `SITE_PATH` class attribute ("site" on Participant and
+Visit, "participant__site" on Eligibility...), so these functions take any scoped model or
+queryset.
 """
 
 from django.core.exceptions import PermissionDenied
