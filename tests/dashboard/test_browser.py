@@ -8,6 +8,7 @@ Screenshots of every page go to test-artifacts/screenshots/ (git-ignored).
 import pytest
 from django.urls import reverse
 from icalendar import Calendar
+from playwright.sync_api import expect
 
 from tests.support import PASSWORD, REPO_ROOT, frozen, visit, worklist_scenario
 
@@ -86,7 +87,7 @@ def test_coordinator_works_through_the_worklist(page, live_server, world, coordi
 
     # The other pages, for the record (and to see they render with this data).
     page.get_by_role("link", name="Participants", exact=True).click()
-    assert page.locator("table.data tbody tr").count() == 4
+    expect(page.locator("table.data tbody tr")).to_have_count(4)  # waits for the new page
     shot(page, "participants")
     page.get_by_role("link", name=world["late"].label).first.click()
     assert page.get_by_role("heading", name="Visit timeline").is_visible()

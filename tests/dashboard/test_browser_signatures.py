@@ -60,6 +60,7 @@ def test_the_coordinators_draft_is_signed_by_the_investigator(
     log_in(page, live_server, coordinator.username)
     page.goto(participant_url)
     page.get_by_role("link", name="Enroll (eligibility sign-off)").click()
+    page.wait_for_url("**/enroll/")
     assert page.get_by_label("Your password (your signature)").count() == 0
     answer(page, "IN_SLE", "Met")
     answer(page, "IN_AUTOAB", "Met")

@@ -3,6 +3,7 @@ many days late, a deviation will be drafted), confirms, and finds the draft on t
 page, then describes and opens it. Screenshots in test-artifacts/screenshots/."""
 
 import pytest
+from playwright.sync_api import expect
 
 from schedule.models import Deviation, DeviationStatus
 from tests.dashboard.test_browser import log_in, shot
@@ -44,8 +45,9 @@ def test_a_coordinator_confirms_an_out_of_window_visit_and_finds_the_draft(
     assert "recorded as done" in page.locator(".messages").inner_text()
 
     page.get_by_role("link", name="Deviations", exact=True).click()
+    page.wait_for_url(live_server.url + "/deviations/")
     row = page.locator("table.data tbody tr", has_text=late.label)
-    assert row.count() == 1
+    expect(row).to_have_count(1)  # waits for the page: count() alone read the old one
     assert "Visit out of window" in row.inner_text() and "Draft" in row.inner_text()
     shot(page, "deviations-page")
 
