@@ -55,11 +55,9 @@ def visits_for_reminders(target_dates: set[dt.date], window_ends: set[dt.date]) 
     participants lost to follow-up stay scheduled (for a reinstatement) but are not reminded.
     """
     return (
-        Visit.objects.open()
+        _reminder_reads(Visit.objects.open())
         .filter(Q(target_date__in=target_dates) | Q(window_end__in=window_ends))
         .exclude(participant__status=Status.LOST_TO_FOLLOW_UP)
-        .select_related("participant__site", "definition")
-        .only(*REMINDER_VISIT_FIELDS)
         .order_by("target_date", "pk")
     )
 
@@ -85,10 +83,13 @@ REMINDER_VISIT_FIELDS = (
 )
 
 
+def _reminder_reads(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    return visits.select_related("participant__site", "definition").only(*REMINDER_VISIT_FIELDS)
+
+
 def reminder_visits(ids) -> dict[int, Visit]:
     """{visit id: visit} with what a reminder reads, any status (one query)."""
-    visits = Visit.objects.filter(pk__in=set(ids)).select_related("participant__site", "definition")
-    return {v.pk: v for v in visits.only(*REMINDER_VISIT_FIELDS)}
+    return {v.pk: v for v in _reminder_reads(Visit.objects.filter(pk__in=set(ids)))}
 
 
 def assessments_to_flag(now: dt.datetime) -> QuerySet[Assessment]:

@@ -169,8 +169,9 @@ def _overdue_draft(assessment: Assessment, now: dt.datetime) -> tuple[str, dict]
 def deviation_drafts_for_overdue(assessments: list[Assessment], now: dt.datetime) -> int:
     """The safety assessments the overdue scan flags, a batch at a time (notifications' overdue
     scan, in the same transaction as the flags): the drafts not there yet in one INSERT, with
-    their history rows in another (one get-or-create per item was most of a backlog's time). Only the overdue scan drafts this cause, under its lock, so no
-    other writer can add one of these keys meanwhile. Returns how many were drafted."""
+    their history rows in another (one get-or-create per item was most of a backlog's time).
+    Only the overdue scan drafts this cause, under its lock, so no other writer can add one of
+    these keys meanwhile. Returns how many were drafted."""
     drafts = dict(_overdue_draft(a, now) for a in assessments)
     there = set(
         Deviation.objects.filter(cause_key__in=list(drafts)).values_list("cause_key", flat=True)
