@@ -49,7 +49,7 @@ FOLLOW_UP_DAYS = 365  # the Month 12 visit is Day 365
 
 def sites_with_today(user) -> list[tuple[Site, dt.date]]:
     """The user's sites, each with its own calendar date: "today" differs between time zones."""
-    return [(s, site_today(s)) for s in access.visible_sites(user).order_by("code")]
+    return [(s, site_today(s)) for s in access.visible_site_list(user)]
 
 
 def _site_today_expression(sites: list[tuple[Site, dt.date]]) -> Case:

@@ -23,6 +23,7 @@ from participants.models import Site, StaffProfile, StaffRole
 
 RECORDING_ROLES = (StaffRole.COORDINATOR, StaffRole.INVESTIGATOR)
 _CACHE_ATTR = "_sle001_sees_all_sites"
+_SITES_ATTR = "_sle001_visible_sites"
 
 
 def _active(user) -> bool:
@@ -53,6 +54,29 @@ def sees_all_sites(user) -> bool | None:
     return getattr(user, _CACHE_ATTR)
 
 
+def visible_site_list(user) -> list[Site]:
+    """The sites the user sees, by code: read once per user object and cached on it like
+    sees_all_sites (a page's selectors all ask; the user object lives for one request)."""
+    if not hasattr(user, _SITES_ATTR):
+        setattr(user, _SITES_ATTR, list(visible_sites(user).order_by("code")))
+    return getattr(user, _SITES_ATTR)
+
+
+def visible_site_ids(user) -> list[int] | None:
+    """The ids of the sites the user sees; None: every site (no site to check, no query).
+
+    Every scoped read names the user's sites as literal ids rather than re-joining the staff
+    profile in a subquery: PostgreSQL plans that join again in each query of a page (~1 ms of
+    planning each), and the page reads the user's sites anyway (visible_site_list).
+    """
+    scope = sees_all_sites(user)
+    if scope is None:
+        return []
+    if scope:
+        return None
+    return [site.pk for site in visible_site_list(user)]
+
+
 def visible_sites(user) -> QuerySet[Site]:
     scope = sees_all_sites(user)
     if scope is None:
@@ -68,13 +92,12 @@ def _queryset(rows) -> QuerySet:
 
 def scoped(queryset: QuerySet, user, site_path: str) -> QuerySet:
     """`queryset` limited to rows whose `site_path` is a site the user may see."""
-    scope = sees_all_sites(user)
-    if scope is None:
-        return queryset.none()
-    if scope:
+    ids = visible_site_ids(user)
+    if ids is None:
         return queryset
-    # A subquery, not a list of ids: the read stays one query.
-    return queryset.filter(**{f"{site_path}__in": visible_sites(user).values("pk")})
+    if not ids:
+        return queryset.none()
+    return queryset.filter(**{f"{site_path}__in": ids})
 
 
 def visible(user, rows) -> QuerySet:

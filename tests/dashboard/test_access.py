@@ -155,3 +155,25 @@ def test_investigator_of_two_sites_sees_both(client, site, site2, data):
     with frozen():
         html = client.get(reverse("dashboard:participants")).content.decode()
     assert data["berlin"].label in html and data["late"].label in html
+
+
+def test_a_coordinators_reads_name_their_sites_read_once_per_user_not_a_staff_join(
+    data, coordinator
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from participants import access
+    from participants.models import Participant
+    from schedule.models import Visit
+
+    reader = get_user_model().objects.get(pk=coordinator.pk)  # nothing cached on the user
+    with CaptureQueriesContext(connection) as reads:
+        participants = list(access.visible(reader, Participant))
+        visits = list(access.visible(reader, Visit))
+    # The staff profile, the user's sites, then one query per read: the sites are asked once.
+    assert len(reads.captured_queries) == 4
+    for read in reads.captured_queries[2:]:
+        assert "staffprofile" not in read["sql"]
+    assert participants and {p.site.code for p in participants} == {"S01"}
+    assert visits and {v.site.code for v in visits} == {"S01"}
