@@ -46,10 +46,14 @@ def _table(key: str, rows, work_today: dict, next_url: str, writer: bool):
     return VisitTable(rows, today_by_site=work_today, next_url=next_url, can_record=writer)
 
 
-def _schedule_sections(work, lists: dict, writer: bool) -> list[dict]:
+def _schedule_sections(work, user, now, writer: bool) -> list[dict]:
     """The visit and safety-assessment sections: the first rows, the count, the whole list's
-    link, and the download of every row."""
+    link, and the download of every row (its list built only when a download asks)."""
     here = reverse("dashboard:worklist")
+
+    def whole_list(key: str):
+        return selectors.worklist_lists(user, now, work.sites)[key] if work.sites else []
+
     sections = []
     for key, (title, help_text) in SECTIONS.items():
         if key == "overdue_safety":
@@ -70,7 +74,7 @@ def _schedule_sections(work, lists: dict, writer: bool) -> list[dict]:
                 "more": reverse("dashboard:worklist_section", args=[key]),
                 "more_label": "in the full list",
                 "export": lambda key=key: _table(
-                    key, lists.get(key, []), work.today_by_site, here, writer
+                    key, whole_list(key), work.today_by_site, here, writer
                 ),
             }
         )
@@ -81,12 +85,10 @@ def _schedule_sections(work, lists: dict, writer: bool) -> list[dict]:
 def worklist(request):
     now = timezone.now()
     work = selectors.worklist(request.user, now)
-    # Lazy: only a download reads a whole list.
-    lists = selectors.worklist_lists(request.user, now, work.sites) if work.sites else {}
     writer = access.records_where_visible(request.user)
     # Adverse events first: an SAE clock runs in hours, the rest in days.
     sections = safety.worklist_sections(request.user, now, writer)
-    sections += _schedule_sections(work, lists, writer)
+    sections += _schedule_sections(work, request.user, now, writer)
     sections.append(deviations.worklist_section(request.user, writer))
     wanted = request.GET.get("_table")
     for section in sections:

@@ -41,7 +41,7 @@ def test_every_worklist_section_is_written_as_django_tables2_writes_it(role, req
     with frozen():
         work = selectors.worklist(user, NOW)
         sections = safety.worklist_sections(user, NOW, writer)
-        sections += _schedule_sections(work, {}, writer)
+        sections += _schedule_sections(work, user, NOW, writer)
         sections.append(deviations.worklist_section(user, writer))
         shown = [s for s in sections if len(s["table"].rows)]
         # The scenario fills every schedule section: each is compared with rows in it.
