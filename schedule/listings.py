@@ -197,13 +197,19 @@ def overdue_by_visit(
         cursor.execute(sql, [*params, limit])
         first = cursor.fetchall()
     totals = {"items": int(first[0][2]) if first else 0, "visits": first[0][1] if first else 0}
+    ids = [pk for pk, _, _ in first]
+    # The visits once each, and their items with only what a row shows (code, name, due time):
+    # joining each item to its visit, participant and site made six model instances per item.
+    visits = Visit.objects.select_related("participant__site", "definition").in_bulk(ids)
     rows = (
-        overdue.filter(visit_id__in=[pk for pk, _, _ in first])
-        .select_related("visit__participant__site", "visit__definition", "definition")
+        overdue.filter(visit_id__in=ids)
+        .select_related("definition")
+        .only("visit_id", "due_at", "definition__code", "definition__name")
         .order_by("definition__order", "pk")
     )
     by_visit: dict[int, OverdueVisit] = {}
     for a in rows:
+        a.visit = visits[a.visit_id]
         row = by_visit.setdefault(
             a.visit_id, OverdueVisit(visit=a.visit, items=[], first_due=a.due_at)
         )
