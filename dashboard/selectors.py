@@ -13,7 +13,6 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -25,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from dashboard import capped
 from participants import access
 from participants.models import Participant, Phase, Site, Status
 from participants.services.dates import site_today
@@ -187,28 +187,6 @@ def worklist_lists(user, now: dt.datetime, sites: list[tuple[Site, dt.date]]) ->
     }
 
 
-def count_of(queryset: QuerySet) -> Subquery:
-    """Annotation: how many rows `queryset` holds, as an uncorrelated subquery (PostgreSQL runs
-    it once, an InitPlan), read without the joins, ordering and columns of the rows shown."""
-    counted = queryset.order_by().values(n=Func("pk", function="COUNT"))
-    return Subquery(counted, output_field=IntegerField())
-
-
-def first_rows(queryset: QuerySet, limit: int | None = None) -> tuple[list, int]:
-    """The first `limit` rows of `queryset` and how many it holds, in one query. The ids of the
-    first rows are picked in a subquery (the filters and the order, none of the related rows
-    shown), so they are read from their index in order and the read stops at the limit; the
-    related rows are joined to those ids only, and the total is a subquery of its own (a window
-    count over the rows would join and read every row first)."""
-    first = Subquery(queryset.values("pk")[: limit or WORKLIST_ROWS])
-    # The outer query reads those ids only (not the filters again: the planner would then join
-    # every matching row before keeping 25), with the related rows and order of `queryset`.
-    rows = queryset.model._base_manager.filter(pk__in=first).order_by(*queryset.query.order_by)
-    rows.query.select_related = queryset.query.select_related
-    rows = list(rows.annotate(total=count_of(queryset)))
-    return rows, (rows[0].total if rows else 0)
-
-
 def worklist(user, now: dt.datetime | None = None) -> Worklist:
     """The coordinator's day: the first rows of five lists and their counts, a fixed number of
     queries whatever the size of the study. Overdue safety items come one row per visit."""
@@ -218,9 +196,10 @@ def worklist(user, now: dt.datetime | None = None) -> Worklist:
     if not sites:
         return result
     lists = worklist_lists(user, now, sites)
-    for key in VISIT_SECTIONS:
-        rows, result.counts[key] = first_rows(lists[key])
+    shown = capped.first_rows_of_each({key: lists[key] for key in VISIT_SECTIONS}, WORKLIST_ROWS)
+    for key, (rows, total) in shown.items():
         setattr(result, key, rows)
+        result.counts[key] = total
     # The user's sites (None: every site, no site to check).
     scope = None if access.sees_all_sites(user) else [s.pk for s, _ in sites]
     result.overdue_safety_visits, totals = listings.overdue_by_visit(scope, WORKLIST_ROWS, now)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from dashboard import selectors
+from dashboard import capped, selectors
 from dashboard.tables import fmt_date, fmt_window
 from dashboard.tables.deviations import (
     DeviationTable,
@@ -300,7 +300,7 @@ def worklist_section(user, can_record: bool) -> dict:
     with the full count and a link to the deviations page filtered the same way."""
     drafts = deviations_of(user).to_describe().order_by("identified_at", "pk")
     # The first rows (from deviation_to_describe_idx, in order) and the total, in one query.
-    shown, total = selectors.first_rows(drafts, WORKLIST_ROWS)
+    shown, total = capped.first_rows(drafts, WORKLIST_ROWS)
     return {
         "key": "deviation_drafts",
         "title": "Deviations to describe",

@@ -16,6 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from dashboard import capped
 from dashboard import selectors as dashboard_selectors
 from dashboard.episode_forms import EpisodeResolveForm
 from dashboard.filters import AdverseEventFilter
@@ -82,7 +83,7 @@ def worklist_sections(user, now, can_record: bool) -> list[dict]:
     clocks = selectors.sae_clocks(user, now)
     follow_up = selectors.open_above_grade_2(user)
     # The first rows and the total in one query.
-    shown, total = dashboard_selectors.first_rows(follow_up, WORKLIST_ROWS)
+    shown, total = capped.first_rows(follow_up, WORKLIST_ROWS)
     return [
         {
             "key": "sae_clocks",

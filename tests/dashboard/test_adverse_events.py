@@ -372,9 +372,8 @@ def test_a_manager_gets_403_on_the_record_pages_and_sees_no_buttons(client, mana
 # --- Queries ---------------------------------------------------------------------------------------
 
 
-# Upper bound of every page here: session, user, profile, sites, the page's reads, the banner
-# (the worklist's: dashboard/test_queries.py).
-MAX_QUERIES = 15
+# Upper bound of every page here: session, user, profile, sites, the page's reads, the banner.
+MAX_QUERIES = 14
 PARTICIPANT = "participant page"
 LISTINGS = (LISTING, f"{LISTING}?open=on&sort=-grade&page=2", f"{LISTING}?_export=csv")
 WORKLISTS = ("/", "/?_export=csv&_table=sae_clocks", "/?_export=xlsx&_table=ae_follow_up")

@@ -173,3 +173,21 @@ def test_settings_refuse_to_start_with_a_bad_value_naming_it(tmp_path):
     run = _settings_in_clean_environment(tmp_path, REMINDER_DAYS_BEFORE="7,x")
     assert run.returncode != 0
     assert "ImproperlyConfigured: REMINDER_DAYS_BEFORE='7,x'" in run.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_plan_for_a_database_held_in_memory():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner settings (the suite runs on PostgreSQL in CI too)")
+    with connection.cursor() as cursor:
+        shown = {}
+        for name in ("jit", "max_parallel_workers_per_gather", "random_page_cost"):
+            cursor.execute(f"SHOW {name}")
+            shown[name] = cursor.fetchone()[0]
+    assert shown == {
+        "jit": "off",
+        "max_parallel_workers_per_gather": "0",
+        "random_page_cost": "1.1",
+    }

@@ -1,0 +1,56 @@
+"""A worklist section's first rows and count (dashboard.capped): several lists read together give
+what each read alone gives, in the same order, with the whole count, in two queries."""
+
+import pytest
+
+from dashboard import capped, selectors
+from participants.models import Participant
+from schedule.models import Visit
+from tests.support import NOW, frozen, populate
+
+
+@pytest.fixture
+def study(protocol, site, site2, coordinator, investigator):
+    from tests.support import make_user
+
+    berlin = make_user("inv-b", "investigator", [site2])
+    with frozen():
+        populate(40, [site, site2], coordinator, [investigator, berlin])
+
+
+def lists(manager):
+    sites = selectors.sites_with_today(manager)
+    whole = selectors.worklist_lists(manager, NOW, sites)
+    chosen = {key: whole[key] for key in selectors.VISIT_SECTIONS}
+    # A list holding rows of another (every open visit by target date, newest first), and one
+    # holding nothing.
+    chosen["every open visit"] = Visit.objects.filter(status="scheduled").order_by(
+        "-target_date", "-pk"
+    )
+    chosen["none"] = Visit.objects.filter(participant__in=Participant.objects.none())
+    return chosen
+
+
+@pytest.mark.parametrize("limit", [3, 25])
+def test_lists_read_together_hold_what_each_read_alone_holds(study, manager, limit):
+    with frozen():
+        together = capped.first_rows_of_each(lists(manager), limit)
+        for key, queryset in lists(manager).items():
+            rows, total = capped.first_rows(queryset, limit)
+            assert [v.pk for v in together[key][0]] == [v.pk for v in rows], key
+            assert together[key][1] == total == queryset.count(), key
+            assert len(rows) == min(limit, total)
+    assert together["none"] == ([], 0)
+    assert together["every open visit"][1] > 25  # more rows than shown: the cap holds
+
+
+def test_lists_are_read_in_two_queries_with_their_related_rows(
+    study, manager, django_assert_num_queries
+):
+    with frozen():
+        chosen = lists(manager)
+        with django_assert_num_queries(2):
+            together = capped.first_rows_of_each(chosen, 25)
+            # The related rows of the first list's select_related came with them.
+            shown = [(v.participant.site.code, v.definition.code) for v in together["coming_up"][0]]
+    assert shown
