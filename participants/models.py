@@ -213,10 +213,15 @@ class Participant(models.Model):
     def __str__(self) -> str:
         return self.study_id or self.screening_number
 
+    @staticmethod
+    def label_of(study_id: str | None, screening_number: str) -> str:
+        """The identifier shown everywhere: study id once enrolled, else screening number (for
+        rows read as values, e.g. the reminder scan's)."""
+        return study_id or screening_number
+
     @property
     def label(self) -> str:
-        """The identifier shown everywhere: study id once enrolled, else screening number."""
-        return self.study_id or self.screening_number
+        return Participant.label_of(self.study_id, self.screening_number)
 
     @property
     def consent_date(self):

@@ -52,10 +52,14 @@ def stale_drafts(now: dt.datetime) -> list[Deviation]:
     return [d for d in drafts if is_stale(d, local_date(now, d.participant.site.tz))]
 
 
-def drafts_for_coordinators(now: dt.datetime) -> tuple[dict, dict]:
+def drafts_for_coordinators(
+    now: dt.datetime, coordinators: dict | None = None
+) -> tuple[dict, dict]:
     """({user id: {local day: (send_after, [deviation ids])}}, {user id: user}): what each
-    coordinator's digest of their site's today lists, sent at REMINDER_HOUR site time."""
-    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+    coordinator's digest of their site's today lists, sent at REMINDER_HOUR site time.
+    `coordinators`: {site id: [users]} when the caller has read them already."""
+    if coordinators is None:
+        coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
     wanted: dict = defaultdict(dict)
     users = {}
     for deviation in stale_drafts(now):

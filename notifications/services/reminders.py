@@ -18,12 +18,13 @@ from django.utils import timezone
 
 from notifications import selectors
 from notifications.models import REMINDER_KINDS, OutboxEmail, OutboxKind, OutboxStatus
+from notifications.selectors import ReminderVisit
 from notifications.services import deviation_digest
 from notifications.services.emails import participant_url, render_email
 from notifications.services.outbox import outbox_add
 from participants.models import ReminderMode, Site, StaffRole, Status
 from participants.staff import reminder_days_of
-from schedule.models import Visit, VisitStatus
+from schedule.models import VisitStatus
 from schedule.windows import local_time_on
 
 
@@ -49,14 +50,23 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     """
     now = now or timezone.now()
     result = ReminderScanResult()
-    # What is due first (reads only): the visits it loads are reused by the stale check.
-    wanted, users, visits = _wanted_reminders(now)
-    _cancel_stale_reminders(now, result, visits)
-    drafts, draft_users = deviation_digest.drafts_for_coordinators(now)
+    # What is due first (reads only: visit ids and dates). A visit itself is read only for a
+    # row that is written or re-checked, once per run (`visits`).
+    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+    wanted, users = _wanted_reminders(now, coordinators)
+    visits = _VisitsRead()
+    still_wanted = {
+        _item_key(item)
+        for by_day in wanted.values()
+        for entries in by_day.values()
+        for item, _, _ in entries
+    }
+    _cancel_stale_reminders(now, result, visits, still_wanted)
+    drafts, draft_users = deviation_digest.drafts_for_coordinators(now, coordinators)
     users.update(draft_users)
     # The rows this run would create, read at once: a steady-state run (every hour, most items
     # known already) then writes nothing and asks nothing per coordinator.
-    existing = _existing_rows(wanted, drafts)
+    existing = _existing_rows(wanted, drafts, users)
     for user_id in sorted(set(wanted) | set(drafts)):
         user = users[user_id]
         by_day, drafts_by_day = wanted.get(user_id, {}), drafts.get(user_id, {})
@@ -68,25 +78,51 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
             entries = by_day.get((day, site_id), [])
             waiting = drafts_by_day.get(day) if site_id is None else None
             if user.staff_profile.reminder_mode == ReminderMode.PER_ITEM:
-                for item, visit, send_after in entries:
+                for item, _, send_after in entries:
                     if _item_dedup_key(item, user_id) not in existing:
-                        _add_per_item(user, item, visit, day, send_after, now, result)
+                        _add_per_item(user, item, visits, day, send_after, now, result)
                 if waiting:
-                    _add_to_digest(user, [], day, now, result, waiting, existing=existing)
+                    _add_to_digest(user, [], day, now, result, visits, waiting, existing=existing)
             else:
                 _add_to_digest(
-                    user, entries, day, now, result, waiting, site_id=site_id, existing=existing
+                    user,
+                    entries,
+                    day,
+                    now,
+                    result,
+                    visits,
+                    waiting,
+                    site_id=site_id,
+                    existing=existing,
                 )
     return result
 
 
-def _existing_rows(wanted: dict, drafts: dict) -> dict[str, OutboxEmail]:
-    """{dedup key: row} of the reminder rows (per item and digests) this run's items map to."""
+class _VisitsRead:
+    """{visit id: what a reminder reads of it}, read when a row needs it (written, merged, or
+    re-checked), each visit at most once per run."""
+
+    def __init__(self):
+        self.read: dict[int, ReminderVisit] = {}
+
+    def of(self, ids) -> dict[int, ReminderVisit]:
+        ids = set(ids)
+        missing = ids - self.read.keys()
+        if missing:
+            self.read |= selectors.reminder_visits(missing)
+        return {pk: self.read[pk] for pk in ids if pk in self.read}
+
+
+def _existing_rows(wanted: dict, drafts: dict, users: dict) -> dict[str, OutboxEmail]:
+    """{dedup key: row} of the reminder rows this run's items map to: each coordinator's
+    digests, and the rows per item of those who take one email per item."""
     keys = set()
     for user_id, by_day in wanted.items():
+        per_item = users[user_id].staff_profile.reminder_mode == ReminderMode.PER_ITEM
         for (day, site_id), entries in by_day.items():
             keys.add(_digest_key(user_id, day, site_id))
-            keys.update(_item_dedup_key(item, user_id) for item, _, _ in entries)
+            if per_item:
+                keys.update(_item_dedup_key(item, user_id) for item, _, _ in entries)
     for user_id, by_day in drafts.items():
         keys.update(_digest_key(user_id, day, None) for day in by_day)
     rows = OutboxEmail.objects.filter(dedup_key__in=keys).only("dedup_key", "context")
@@ -116,38 +152,44 @@ def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, di
 # --- What is due ---------------------------------------------------------------------------------
 
 
-def _wanted_reminders(now: dt.datetime) -> tuple[dict, dict, dict]:
-    """({user id: {(local day, site id or None): [(item, visit, send_after)]}}, {user id: user},
-    {visit id: visit} of the visits read):
-    the reminders due today, site-local, for each site's coordinators, on the days each chose
-    (participants.staff.reminder_days_of). The site is in the key only for a coordinator of
-    several sites (one digest per site)."""
-    today_of_site = {s.pk: now.astimezone(s.tz).date() for s in Site.objects.all()}
-    coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
+def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict]:
+    """({user id: {(local day, site id or None): [(item, visit id, send_after)]}}, {user id:
+    user}): the reminders due today, site-local, for each site's coordinators ({site id:
+    [users]}), on the days each chose (participants.staff.reminder_days_of). The site is in
+    the key only for a coordinator of several sites (one digest per site)."""
+    sites = {s.pk: s for s in Site.objects.all()}
+    today_of_site = {pk: now.astimezone(s.tz).date() for pk, s in sites.items()}
     days_of = {u.pk: reminder_days_of(u.staff_profile) for us in coordinators.values() for u in us}
     days_before = sorted({n for days in days_of.values() for n in days})
-    target_dates = {d + dt.timedelta(days=n) for d in today_of_site.values() for n in days_before}
-    window_ends = {d + dt.timedelta(days=1) for d in today_of_site.values()}
+    # Each site's own dates: its today plus each reminder day, and tomorrow's window ends.
+    dates_by_site = {
+        pk: (
+            {today + dt.timedelta(days=n) for n in days_before},
+            {today + dt.timedelta(days=1)},
+        )
+        for pk, today in today_of_site.items()
+        if coordinators.get(pk)
+    }
     site_count = Counter(u.pk for us in coordinators.values() for u in us)
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
     users = {}
-    visits = {v.pk: v for v in selectors.visits_for_reminders(target_dates, window_ends)}
-    for visit in visits.values():
-        site = visit.participant.site
-        today = today_of_site[site.pk]
-        send_after = local_time_on(today, settings.REMINDER_HOUR, site.tz)
+    for visit in selectors.reminder_candidates(dates_by_site):
+        today = today_of_site[visit.site_id]
+        send_after = local_time_on(today, settings.REMINDER_HOUR, sites[visit.site_id].tz)
         for item in _reminder_items(visit, today, days_before):
-            for user in coordinators.get(site.pk, []):
+            for user in coordinators[visit.site_id]:
                 if item["days"] is not None and item["days"] not in days_of[user.pk]:
                     continue  # a day this person did not choose
                 users[user.pk] = user
-                key = (today, site.pk if site_count[user.pk] > 1 else None)
-                wanted[user.pk][key].append((item, visit, send_after))
-    return wanted, users, visits
+                key = (today, visit.site_id if site_count[user.pk] > 1 else None)
+                wanted[user.pk][key].append((item, visit.pk, send_after))
+    return wanted, users
 
 
-def _reminder_items(visit: Visit, today: dt.date, days_before: list[int]) -> list[dict]:
+def _reminder_items(
+    visit: selectors.ReminderCandidate, today: dt.date, days_before: list[int]
+) -> list[dict]:
     """The reminders due today (site-local) for one visit."""
     items = [
         {
@@ -186,32 +228,29 @@ def _item_dedup_key(item: dict, user_id: int) -> str:
 # --- Still valid? --------------------------------------------------------------------------------
 
 
-def _item_problem(item: dict, visit: Visit | None, now: dt.datetime) -> str | None:
+def _item_problem(item: dict, visit: ReminderVisit | None, now: dt.datetime) -> str | None:
     """Why a reminder item should no longer be sent, or None when it still holds."""
     if visit is None:
         return "the visit no longer exists"
-    code = f"{visit.participant.label} {visit.code}"
+    code = f"{visit.label} {visit.code}"
     if visit.status != VisitStatus.SCHEDULED:
-        return f"{code} is {visit.get_status_display().lower()}"
-    if visit.participant.status == Status.LOST_TO_FOLLOW_UP:
-        return f"{visit.participant.label} is lost to follow-up"
+        return f"{code} is {visit.status_label.lower()}"
+    if visit.participant_status == Status.LOST_TO_FOLLOW_UP:
+        return f"{visit.label} is lost to follow-up"
     about = dt.date.fromisoformat(item["date"])
     if item["kind"] == OutboxKind.VISIT_DUE and visit.target_date != about:
         return f"{code} moved to {visit.target_date:%Y-%m-%d}"
     if item["kind"] == OutboxKind.WINDOW_CLOSES and visit.window_end != about:
         return f"{code}'s window now ends {visit.window_end:%Y-%m-%d}"
-    if now.astimezone(visit.participant.site.tz).date() > about:
+    if now.astimezone(visit.tz).date() > about:
         return f"{about:%Y-%m-%d} has passed"
     return None
 
 
-def _visits_by_id(ids, known: dict[int, Visit] | None = None) -> dict[int, Visit]:
-    """{visit id: visit} for `ids`, those in `known` (read by this scan already) not read again."""
-    known = known or {}
+def _visits_by_id(ids) -> dict[int, ReminderVisit]:
+    """{visit id: visit} for `ids` (one query)."""
     ids = set(ids)
-    found = {pk: known[pk] for pk in ids & known.keys()}
-    missing = ids - found.keys()
-    return found | (selectors.reminder_visits(missing) if missing else {})
+    return selectors.reminder_visits(ids) if ids else {}
 
 
 def _row_items(row: OutboxEmail) -> list[dict]:
@@ -220,18 +259,26 @@ def _row_items(row: OutboxEmail) -> list[dict]:
     return [row.context["item"]]
 
 
-def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult, known: dict) -> None:
+def _cancel_stale_reminders(
+    now: dt.datetime, result: ReminderScanResult, known: "_VisitsRead", still_wanted: set[str]
+) -> None:
     """Re-check every pending, unclaimed reminder row against the stored visit dates (`known`:
-    visits this scan has read already)."""
+    the visits this run reads, kept for the rows it writes next). An item this run wants again
+    (`still_wanted`, by _item_key) holds by construction: its visit was read scheduled, of a
+    participant not lost to follow-up, due on the item's date, today or later at its site."""
     rows = list(
         OutboxEmail.objects.filter(
             status=OutboxStatus.PENDING, kind__in=REMINDER_KINDS, claimed_at__isnull=True
         )
     )
-    visits = _visits_by_id((i["visit"] for row in rows for i in _row_items(row)), known)
+    to_check = [i for row in rows for i in _row_items(row) if _item_key(i) not in still_wanted]
+    visits = known.of(i["visit"] for i in to_check)
     for row in rows:
         items = _row_items(row)
-        problems = [_item_problem(i, visits.get(i["visit"]), now) for i in items]
+        problems = [
+            None if _item_key(i) in still_wanted else _item_problem(i, visits.get(i["visit"]), now)
+            for i in items
+        ]
         valid = [i for i, p in zip(items, problems, strict=True) if p is None]
         if len(valid) == len(items):
             continue
@@ -251,15 +298,15 @@ def _cancel_stale_reminders(now: dt.datetime, result: ReminderScanResult, known:
 # --- What an email says --------------------------------------------------------------------------
 
 
-def _item_view(item: dict, visit: Visit) -> dict:
+def _item_view(item: dict, visit: ReminderVisit) -> dict:
     """What a reminder template shows: study ids and visit codes only ("APH #2" for a repeat)."""
     return {
         "kind": item["kind"],
         "days": item.get("days"),
-        "participant": visit.participant.label,
-        "site": visit.participant.site.code,
+        "participant": visit.label,
+        "site": visit.site_code,
         "visit_code": visit.code,
-        "visit_name": visit.definition.name,
+        "visit_name": visit.name,
         "target_date": visit.target_date,
         "window_start": visit.window_start,
         "window_end": visit.window_end,
@@ -268,7 +315,7 @@ def _item_view(item: dict, visit: Visit) -> dict:
 
 
 def _reminder_subject(
-    items: list[dict], visits: dict[int, Visit], day: dt.date, drafts: int = 0
+    items: list[dict], visits: dict[int, ReminderVisit], day: dt.date, drafts: int = 0
 ) -> str:
     if len(items) == 1 and not drafts:
         item = items[0]
@@ -283,7 +330,10 @@ def _reminder_subject(
 # --- Creating rows -------------------------------------------------------------------------------
 
 
-def _add_per_item(user, item, visit, day, send_after, now, result) -> None:
+def _add_per_item(user, item, visits: _VisitsRead, day, send_after, now, result) -> None:
+    visit = visits.of([item["visit"]]).get(item["visit"])
+    if visit is None:  # deleted since the candidates were read: nothing to remind of
+        return
     _, created = outbox_add(
         dedup_key=_item_dedup_key(item, user.pk),
         recipient=user,
@@ -305,7 +355,16 @@ def _digest_key(user_id: int, day: dt.date, site_id: int | None) -> str:
 
 
 def _add_to_digest(
-    user, entries, day, now, result, waiting=None, *, site_id=None, existing=None
+    user,
+    entries,
+    day,
+    now,
+    result,
+    visits: _VisitsRead,
+    waiting=None,
+    *,
+    site_id=None,
+    existing=None,
 ) -> None:
     """Put today's items (and `waiting`: (send_after, deviation draft ids)) into the user's
     digest for `day`; items found after the digest was claimed or sent go out one per email
@@ -317,10 +376,10 @@ def _add_to_digest(
     if known is not None and _news_for(known, entries, drafts) == ([], []):
         return
     items = [item for item, _, _ in entries]
-    visits = {visit.pk: visit for _, visit, _ in entries}
+    shown = visits.of(visit_id for _, visit_id, _ in entries)
     drafts_after, drafts = waiting or (None, [])
     send_after = min([s for _, _, s in entries] + ([drafts_after] if drafts else []))
-    single = entries[0][1] if len(entries) == 1 and not drafts else None
+    single = shown.get(entries[0][1]) if len(entries) == 1 and not drafts else None
     with transaction.atomic():
         row, created = outbox_add(
             dedup_key=_digest_key(user.pk, day, site_id),
@@ -328,7 +387,7 @@ def _add_to_digest(
             kind=OutboxKind.REMINDER_DIGEST,
             send_after=send_after,
             now=now,
-            subject=_reminder_subject(items, visits, day, len(drafts)),
+            subject=_reminder_subject(items, shown, day, len(drafts)),
             participant_id=single.participant_id if single else None,
             visit_id=single.pk if single else None,
             about_date=day,
@@ -337,12 +396,12 @@ def _add_to_digest(
         if created:
             result.created += 1
             return
-        late = _merge_into_digest(row, entries, day, send_after, result, drafts)
-    for item, visit, _ in late:
-        _add_per_item(user, item, visit, day, now, now, result)
+        late = _merge_into_digest(row, entries, day, send_after, result, visits, drafts)
+    for item, _, _ in late:
+        _add_per_item(user, item, visits, day, now, now, result)
 
 
-def _merge_into_digest(row, entries, day, send_after, result, drafts=()) -> list:
+def _merge_into_digest(row, entries, day, send_after, result, visits: _VisitsRead, drafts=()):
     """Add the entries (and deviation drafts) the existing digest `row` does not hold yet;
     returns the entries that came too late (the digest is claimed or sent), to be sent one per
     email. Inside the caller's transaction."""
@@ -354,7 +413,7 @@ def _merge_into_digest(row, entries, day, send_after, result, drafts=()) -> list
         return []
     merged = row.context.get("items", []) + [item for item, _, _ in new]
     all_drafts = row.context.get("deviations", []) + new_drafts
-    all_visits = _visits_by_id(i["visit"] for i in merged)
+    all_visits = visits.of(i["visit"] for i in merged)
     # Conditional on no claim: once a worker holds the digest, its items are fixed.
     merged_ok = OutboxEmail.objects.filter(
         pk=row.pk, status=OutboxStatus.PENDING, claimed_at__isnull=True

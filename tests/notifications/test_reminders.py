@@ -313,3 +313,65 @@ def test_an_hourly_scan_with_nothing_new_asks_nothing_per_coordinator(
         result = services.reminders_scan(now=at_7 + dt.timedelta(hours=2))
     assert (result.created, result.digest_items_added, result.cancelled) == (0, 0, 0)
     assert rows() == before
+
+
+def test_each_site_is_read_for_its_own_reminder_days_only(protocol, site, site2, coordinator):
+    """Sydney's today is a day ahead of New York's for most of the day: a visit is a candidate
+    on its own site's dates, not on another site's."""
+    from notifications import selectors
+
+    sydney = site2
+    sydney.time_zone = "Australia/Sydney"
+    sydney.save()
+    make_user("coord-syd", StaffRole.COORDINATOR, [sydney])
+    ny_today = dt.date(2026, 6, 8)
+    now = local(ny_today, 20, site.time_zone)  # 10:00 on 9 June in Sydney
+    assert now.astimezone(sydney.tz).date() == ny_today + dt.timedelta(days=1)
+    in_7_ny = aph_visit_with_target(site, coordinator, ny_today + dt.timedelta(days=7))
+    sydney_coord = make_user("coord-syd-2", StaffRole.COORDINATOR, [sydney])
+    in_7_sydney = aph_visit_with_target(sydney, sydney_coord, ny_today + dt.timedelta(days=8))
+    # 7 days after New York's today, but 6 after Sydney's: not a reminder day there.
+    not_yet = aph_visit_with_target(sydney, sydney_coord, ny_today + dt.timedelta(days=7))
+
+    dates = {
+        s.pk: ({now.astimezone(s.tz).date() + dt.timedelta(days=n) for n in (1, 7)}, set())
+        for s in (site, sydney)
+    }
+    read = {v.pk: v for v in selectors.reminder_candidates(dates)}
+
+    assert in_7_ny.pk in read and in_7_sydney.pk in read
+    assert not_yet.pk not in read
+    assert (read[in_7_sydney.pk].site_id, read[in_7_sydney.pk].target_date) == (
+        sydney.pk,
+        in_7_sydney.target_date,
+    )
+    # What a reminder shows of it, read as a plain row: the model's own label and code.
+    shown = selectors.reminder_visits([in_7_sydney.pk])[in_7_sydney.pk]
+    assert (shown.label, shown.code, shown.site_code, shown.tz) == (
+        in_7_sydney.participant.label,
+        in_7_sydney.code,
+        "S02",
+        sydney.tz,
+    )
+
+
+def test_a_reminder_row_whose_visit_left_the_candidates_is_still_checked_and_cancelled(
+    protocol, site, coordinator
+):
+    """The visits of today's candidates are re-used by the stale check; a visit done since
+    is no candidate any more and is read on its own, and its reminder is cancelled."""
+    target = dt.date(2026, 6, 15)
+    visit = aph_visit_with_target(site, coordinator, target)
+    at_6 = local(target - dt.timedelta(days=1), 6, site.time_zone)
+    services.reminders_scan(now=at_6)
+    [row] = OutboxEmail.objects.filter(status=OutboxStatus.PENDING)
+    Visit.objects.filter(pk=visit.pk).update(
+        status="done", actual_date=target - dt.timedelta(days=1)
+    )
+
+    result = services.reminders_scan(now=at_6 + dt.timedelta(hours=1))
+
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.CANCELLED
+    assert result.cancelled == 1
+    assert f"{visit.participant.label} APH is done" in row.cancelled_reason
