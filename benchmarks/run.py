@@ -198,18 +198,64 @@ def scan_queries(now) -> dict:
                 [now - dt.timedelta(days=14)],
             ),
         ],
-        "reminder scan": [
-            (
-                "SELECT v.id FROM schedule_visit v JOIN participants_participant p"
-                " ON p.id = v.participant_id WHERE v.status = 'scheduled' AND"
-                " (v.target_date = ANY(%s) OR v.window_end = ANY(%s))",
-                [
-                    [now.date() + dt.timedelta(days=d) for d in (-1, 0, 1, 2, 6, 7, 8)],
-                    [now.date() + dt.timedelta(days=d) for d in (0, 1, 2)],
-                ],
-            )
-        ],
+        "reminder scan": [_reminder_candidates_sql(now), *_reminder_other_reads(now)],
     }
+
+
+def _reminder_candidates_sql(now) -> tuple[str, list]:
+    """The reminder scan's candidate read by hand: each site's scheduled visits due on its own
+    reminder days (its today plus each day a coordinator chose) or whose window ends tomorrow."""
+    from participants.models import Site, StaffProfile, StaffRole
+    from participants.staff import reminder_days_of
+
+    profiles = StaffProfile.objects.filter(role=StaffRole.COORDINATOR)
+    days = sorted({n for p in profiles for n in reminder_days_of(p)})
+    wanted, params = [], []
+    for site in Site.objects.all():
+        today = now.astimezone(site.tz).date()
+        wanted.append("(v.site_id = %s AND (v.target_date = ANY(%s) OR v.window_end = %s))")
+        params += [
+            site.pk,
+            [today + dt.timedelta(days=n) for n in days],
+            today + dt.timedelta(days=1),
+        ]
+    sql = (
+        "SELECT v.id, v.site_id, v.target_date, v.window_end FROM schedule_visit v"
+        " JOIN participants_participant p ON p.id = v.participant_id"
+        " WHERE v.status = 'scheduled' AND p.status <> 'lost_to_follow_up'"
+        f" AND ({' OR '.join(wanted)}) ORDER BY v.target_date, v.id"
+    )
+    return sql, params
+
+
+def _reminder_other_reads(now) -> list[tuple[str, list]]:
+    """The rest of what the reminder scan must read, by hand: the coordinators with their sites
+    and choices, every pending reminder row (each is re-checked against its visit), and the
+    deviation drafts old enough for the digest."""
+    from notifications.models import REMINDER_KINDS
+    from notifications.services.deviation_digest import STALE_BUSINESS_DAYS
+
+    return [
+        (
+            "SELECT u.id, u.email, p.reminder_mode, p.reminder_days, s.site_id FROM auth_user u"
+            " JOIN participants_staffprofile p ON p.user_id = u.id"
+            " JOIN participants_staffprofile_sites s ON s.staffprofile_id = p.id"
+            " WHERE u.is_active AND u.email <> '' AND p.role = 'coordinator' ORDER BY u.id",
+            [],
+        ),
+        (
+            "SELECT id, kind, dedup_key, context FROM notifications_outboxemail"
+            " WHERE status = 'pending' AND kind = ANY(%s) AND claimed_at IS NULL",
+            [[str(kind) for kind in REMINDER_KINDS]],
+        ),
+        (
+            "SELECT d.id, d.identified_at, s.id, s.time_zone FROM schedule_deviation d"
+            " JOIN participants_participant p ON p.id = d.participant_id"
+            " JOIN participants_site s ON s.id = p.site_id"
+            " WHERE d.status = 'draft' AND d.identified_at <= %s ORDER BY d.identified_at, d.id",
+            [now - dt.timedelta(days=STALE_BUSINESS_DAYS)],
+        ),
+    ]
 
 
 JOBS = ("overdue scan (routine)", "reminder scan", "overdue scan (backlog)")
