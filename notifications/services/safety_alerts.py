@@ -66,7 +66,8 @@ def overdue_scan(
     alert the same site people, once per visit, of safety assessments recorded as missed (a
     missing safety item is an important protocol deviation, PROTOCOL.md).
 
-    One indexed query per step over stored due times, never a loop over participants. A result
+    One indexed query per step over stored due times, never a loop over participants; a
+    routine run with nothing new is one query (_anything_to_do), with no transaction or lock. A result
     recorded later takes the row out of both scans; overdue_flagged_at stays, so how late the
     result was remains known (Assessment.late_by). An item nobody can be emailed about is left
     unflagged (unescalated, unalerted) so the next scan tries again, and counted (banner).
@@ -83,6 +84,8 @@ def overdue_scan(
     """
     now = now or timezone.now()
     result = OverdueScanResult()
+    if not _anything_to_do(now):
+        return result
     recipients = _Recipients()
     cursors = {step: None for step in (_flag_overdue, _escalate_overdue, _alert_missed)}
     while cursors:
@@ -110,6 +113,23 @@ def safety_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict
 # --- Who is overdue, who missed (the one place each is decided) ---------------------------------
 
 
+def _escalation_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
+
+
+def _anything_to_do(now: dt.datetime) -> bool:
+    """Is there anything to flag, escalate or alert? One query over the three partial indexes,
+    outside any transaction and lock: the routine run (every 15 minutes, nothing new) ends here.
+    When it says yes, the scan reads each step's candidates again under the lock."""
+    candidates = [
+        selectors.assessments_to_flag(now),
+        selectors.assessments_to_escalate(_escalation_cutoff(now)),
+        selectors.missed_safety_to_alert(now),
+    ]
+    first, *rest = (c.order_by().values("pk") for c in candidates)
+    return first.union(*rest, all=True).exists()
+
+
 def _overdue_to_flag(now: dt.datetime, after, size: int) -> tuple[list[Assessment], object]:
     """The next batch of safety assessments past due with no result, not flagged yet."""
     batch = batches.next_batch(selectors.assessments_to_flag(now), after, size)
@@ -119,7 +139,7 @@ def _overdue_to_flag(now: dt.datetime, after, size: int) -> tuple[list[Assessmen
 def _overdue_to_escalate(now: dt.datetime, after, size: int) -> tuple[list[Assessment], object]:
     """The next batch of flagged assessments still without a result OVERDUE_ESCALATION_HOURS
     after the flag."""
-    cutoff = now - dt.timedelta(hours=settings.OVERDUE_ESCALATION_HOURS)
+    cutoff = _escalation_cutoff(now)
     batch = batches.next_batch(selectors.assessments_to_escalate(cutoff), after, size)
     return batches.load(batch.ids, "overdue_flagged_at", "visit_id", "pk"), batch.cursor
 
@@ -166,6 +186,8 @@ def _serialise_scan() -> None:
 def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
     flagged, emails = [], []
     found, cursor = _overdue_to_flag(now, after, size)
+    if not found:  # the routine run: nothing to write, no write compiled
+        return cursor
     for (visit_id, due_at), group in batches.group_by_visit(found).items():
         visit = group[0].visit
         people = recipients.for_site(visit, "overdue")
@@ -194,6 +216,8 @@ def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, siz
 def _escalate_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
     escalate_ids, emails = [], []
     found, cursor = _overdue_to_escalate(now, after, size)
+    if not found:  # the routine run: nothing to write, no write compiled
+        return cursor
     for (visit_id, due_at), group in batches.group_by_visit(found).items():
         visit = group[0].visit
         people = recipients.for_escalation(visit)
@@ -219,6 +243,8 @@ def _escalate_overdue(now, recipients: "_Recipients", result: OverdueScanResult,
 def _alert_missed(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
     alerted, emails = [], []
     missed, cursor = _missed_to_alert(now, after, size)
+    if not missed:  # the routine run: nothing to write, no write compiled
+        return cursor
     for (visit_id, _), group in batches.group_by_visit(missed, by_due_time=False).items():
         visit = group[0].visit
         people = recipients.for_site(visit, "missed-safety")

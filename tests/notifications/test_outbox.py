@@ -247,13 +247,21 @@ def test_send_after_is_stored_in_utc(one_row):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: BEGIN IMMEDIATE serialises")
-def test_on_postgresql_the_overdue_scan_takes_its_advisory_lock_first(protocol, site):
+def test_on_postgresql_the_overdue_scan_takes_its_advisory_lock_first(protocol, site, coordinator):
+    with time_machine.travel(local(CONSENTED, 12, site.time_zone), tick=False):
+        consent(site, coordinator, CONSENTED)
     with CaptureQueriesContext(connection) as queries:
-        services.overdue_scan(now=local(CONSENTED, 12, site.time_zone))
+        result = services.overdue_scan(
+            now=local(CONSENTED + dt.timedelta(days=60), 12, site.time_zone)
+        )
+    assert result.flagged
     sql = [q["sql"] for q in queries.captured_queries]
-    first = next(i for i, q in enumerate(sql) if "schedule_assessment" in q)
+    # Only the read-only check of whether there is anything to do comes before the lock; every
+    # read that decides what to flag, escalate or alert comes after it.
+    [check] = [i for i, q in enumerate(sql) if "UNION ALL" in q]
+    first = next(i for i, q in enumerate(sql) if "schedule_assessment" in q and i != check)
     lock = [i for i, q in enumerate(sql) if "pg_advisory_xact_lock" in q]
-    assert lock and lock[0] < first
+    assert check == 0 and lock and lock[0] < first
     assert not any("SKIP LOCKED" in q for q in sql)
 
 
