@@ -122,3 +122,28 @@ def test_a_crowded_month_reads_the_same_queries_and_stays_bounded(
     # the month view's last day, 5 Apr (their APH windows open beyond it), each had one.
     assert bars_after == bars_before + 2
     assert html.count("+11 more") == 2
+
+
+def test_a_crowded_day_shows_the_sites_by_code_then_participants_in_the_order_they_joined(
+    client, site, manager, data, monkeypatch
+):
+    from participants.models import Site
+    from tests.support import coordinator_at
+
+    monkeypatch.setattr(calendar_reads, "PER_DAY", {"week": 3, "month": 3})
+    # A site added after S01 whose code sorts first: its visits come first on a crowded day.
+    first_by_code = Site.objects.create(code="A01", name="Another", time_zone=site.time_zone)
+    with frozen():
+        there = [
+            consent(first_by_code, coordinator_at(first_by_code), TODAY, screening_number=f"A-{i}")
+            for i in range(2)
+        ]
+        here = [
+            consent(site, coordinator_at(site), TODAY, screening_number=f"Z-{i}") for i in range(2)
+        ]
+    client.force_login(manager)
+    with frozen():
+        week = client.get(URL + f"?site=&date={TODAY}").content.decode()
+    shown = [p for p in (*there, data["due"], *here) if f'#visit-{visit(p, "SCR").pk}"' in week]
+    # A01's two, then S01's first participant to join (the worklist scenario's, due today).
+    assert shown == [*there, data["due"]]
