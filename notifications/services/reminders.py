@@ -171,12 +171,17 @@ def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict]
         if coordinators.get(pk)
     }
     site_count = Counter(u.pk for us in coordinators.values() for u in us)
+    # 08:00 of each site's today, once per site (not per visit).
+    send_after_of_site = {
+        pk: local_time_on(today, settings.REMINDER_HOUR, sites[pk].tz)
+        for pk, today in today_of_site.items()
+    }
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
     users = {}
     for visit in selectors.reminder_candidates(dates_by_site):
         today = today_of_site[visit.site_id]
-        send_after = local_time_on(today, settings.REMINDER_HOUR, sites[visit.site_id].tz)
+        send_after = send_after_of_site[visit.site_id]
         for item in _reminder_items(visit, today, days_before):
             for user in coordinators[visit.site_id]:
                 if item["days"] is not None and item["days"] not in days_of[user.pk]:
