@@ -50,6 +50,17 @@ def first_rows_of_each(lists: dict[str, QuerySet], limit: int) -> dict[str, tupl
     in one UNION ALL; then the rows of those ids, with the related rows of the first list's
     select_related. Each list read on its own costs a query that PostgreSQL plans with all its
     joins (2-3 ms) and Django compiles: four worklist sections were four of them."""
+    if not lists:
+        return {}
+    first = next(iter(lists.values()))
+    for queryset in lists.values():
+        # Rows are shared between lists by id, placed by each list's own explicit order.
+        related = queryset.query.select_related
+        if not queryset.query.order_by or related not in (False, first.query.select_related):
+            raise ValueError(
+                "first_rows_of_each: each list needs an order_by, and the first list's "
+                "select_related (or none)"
+            )
     keys = list(lists)
     parts, params = [], []
     for n, queryset in enumerate(lists.values()):

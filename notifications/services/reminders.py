@@ -67,6 +67,9 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     # The rows this run would create, read at once: a steady-state run (every hour, most items
     # known already) then writes nothing and asks nothing per coordinator.
     existing = _existing_rows(wanted, drafts, users)
+    # The visits of the rows this run creates, read at once (the day's first run creates them
+    # all; one read per row would be a query per visit for those who take one email per item).
+    visits.of(_visits_of_new_rows(wanted, users, existing))
     for user_id in sorted(set(wanted) | set(drafts)):
         user = users[user_id]
         by_day, drafts_by_day = wanted.get(user_id, {}), drafts.get(user_id, {})
@@ -111,6 +114,23 @@ class _VisitsRead:
         if missing:
             self.read |= selectors.reminder_visits(missing)
         return {pk: self.read[pk] for pk in ids if pk in self.read}
+
+
+def _visits_of_new_rows(wanted: dict, users: dict, existing: dict) -> set[int]:
+    """The visit ids of the entries whose row (per item, or the digest) does not exist yet."""
+    ids = set()
+    for user_id, by_day in wanted.items():
+        per_item = users[user_id].staff_profile.reminder_mode == ReminderMode.PER_ITEM
+        for (day, site_id), entries in by_day.items():
+            if per_item:
+                ids.update(
+                    visit_id
+                    for item, visit_id, _ in entries
+                    if _item_dedup_key(item, user_id) not in existing
+                )
+            elif _digest_key(user_id, day, site_id) not in existing:
+                ids.update(visit_id for _, visit_id, _ in entries)
+    return ids
 
 
 def _existing_rows(wanted: dict, drafts: dict, users: dict) -> dict[str, OutboxEmail]:
@@ -380,9 +400,13 @@ def _add_to_digest(
     known = (existing or {}).get(_digest_key(user.pk, day, site_id))
     if known is not None and _news_for(known, entries, drafts) == ([], []):
         return
-    items = [item for item, _, _ in entries]
     shown = visits.of(visit_id for _, visit_id, _ in entries)
+    # A visit deleted since the candidates were read has nothing to remind of.
+    entries = [entry for entry in entries if entry[1] in shown]
     drafts_after, drafts = waiting or (None, [])
+    if not entries and not drafts:
+        return
+    items = [item for item, _, _ in entries]
     send_after = min([s for _, _, s in entries] + ([drafts_after] if drafts else []))
     single = shown.get(entries[0][1]) if len(entries) == 1 and not drafts else None
     with transaction.atomic():

@@ -27,7 +27,7 @@ def lists(manager):
     chosen["every open visit"] = Visit.objects.filter(status="scheduled").order_by(
         "-target_date", "-pk"
     )
-    chosen["none"] = Visit.objects.filter(participant__in=Participant.objects.none())
+    chosen["none"] = Visit.objects.filter(participant__in=Participant.objects.none()).order_by("pk")
     return chosen
 
 
@@ -54,3 +54,14 @@ def test_lists_are_read_in_two_queries_with_their_related_rows(
             # The related rows of the first list's select_related came with them.
             shown = [(v.participant.site.code, v.definition.code) for v in together["coming_up"][0]]
     assert shown
+
+
+def test_a_list_without_an_order_or_with_other_related_rows_is_refused(study, manager):
+    with frozen():
+        chosen = lists(manager)
+    with pytest.raises(ValueError, match="order_by"):
+        capped.first_rows_of_each({**chosen, "unordered": Visit.objects.filter(pk__gt=0)}, 5)
+    other = Visit.objects.select_related("participant").order_by("pk")
+    with pytest.raises(ValueError, match="select_related"):
+        capped.first_rows_of_each({**chosen, "other": other}, 5)
+    assert capped.first_rows_of_each({}, 5) == {}

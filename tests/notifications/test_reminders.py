@@ -375,3 +375,31 @@ def test_a_reminder_row_whose_visit_left_the_candidates_is_still_checked_and_can
     assert row.status == OutboxStatus.CANCELLED
     assert result.cancelled == 1
     assert f"{visit.participant.label} APH is done" in row.cancelled_reason
+
+
+@pytest.mark.parametrize("mode", [ReminderMode.DIGEST, ReminderMode.PER_ITEM])
+def test_a_visit_deleted_after_the_candidates_were_read_is_not_reminded_and_stops_nothing(
+    protocol, site, coordinator, monkeypatch, mode
+):
+    from notifications import selectors
+
+    coordinator.staff_profile.reminder_mode = mode
+    coordinator.staff_profile.save()
+    target = dt.date(2026, 6, 15)
+    gone, kept = (aph_visit_with_target(site, coordinator, target) for _ in range(2))
+    read = selectors.reminder_candidates
+
+    def read_then_delete(dates):
+        candidates = read(dates)
+        Visit.objects.filter(pk=gone.pk).delete()  # e.g. a demo refresh, meanwhile
+        return candidates
+
+    monkeypatch.setattr(selectors, "reminder_candidates", read_then_delete)
+    services.reminders_scan(now=local(target - dt.timedelta(days=7), 6, site.time_zone))
+
+    visits = [i["visit"] for row in OutboxEmail.objects.all() for i in row.context.get("items", [])]
+    visits += [
+        row.context["item"]["visit"]
+        for row in OutboxEmail.objects.exclude(kind=OutboxKind.REMINDER_DIGEST)
+    ]
+    assert visits == [kept.pk]
