@@ -19,23 +19,44 @@ BUDGETS = {
 }
 
 
-def machine() -> str:
+def cpu_times() -> tuple[int, int] | None:
+    """(stolen, total) CPU time since boot, in clock ticks (Linux /proc/stat; None elsewhere):
+    on a virtual machine, the time the host gave this machine's CPUs to someone else."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
+def stolen_share(since: tuple[int, int] | None) -> str:
+    """ ", N % of the CPU time stolen by the host" since `since` (cpu_times), or ""."""
+    now = cpu_times()
+    if since is None or now is None or now[1] <= since[1]:
+        return ""
+    return (
+        f", {100 * (now[0] - since[0]) / (now[1] - since[1]):.0f} % of CPU time stolen by the host"
+    )
+
+
+def machine(since: tuple[int, int] | None = None) -> str:
     load = os.getloadavg()
     busy = " (other processes were running)" if load[0] > 1.0 else ""
     return (
         f"{platform.node()}: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"load average {load[0]:.2f}{busy}"
+        f"load average {load[0]:.2f}{busy}{stolen_share(since)}"
     )
 
 
-def report(scales: list[int], results: dict, build_rates: dict) -> list[str]:
-    """Print the table; return the broken budgets."""
+def report(scales: list[int], results: dict, build_rates: dict, since=None) -> list[str]:
+    """Print the table; return the broken budgets. `since`: cpu_times() when the run began."""
     from django.db import connection
 
     broken = []
     base = scales[0]
-    print(f"\nmachine: {machine()}; PostgreSQL {connection.pg_version // 10000}")
+    print(f"\nmachine: {machine(since)}; PostgreSQL {connection.pg_version // 10000}")
     for scale, rate in build_rates.items():
         print(f"built {scale} participants at {rate:,.0f} participants/s")
     header = f"{'operation':24} {'role':12}" + "".join(

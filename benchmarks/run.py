@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/sle001_bench"
 MB = 1024 * 1024
 
-from benchmarks.budgets import BUDGETS, report  # noqa: E402 (after the sys.path line)
+from benchmarks.budgets import BUDGETS, cpu_times, report  # noqa: E402 (after the sys.path line)
 
 
 def setup_django(database_url: str) -> None:
@@ -338,6 +338,7 @@ def main() -> None:
     def wanted(name: str) -> bool:
         return not prefixes or any(name.startswith(p) for p in prefixes)
 
+    began = cpu_times()  # the share the host takes from a VM's CPUs is printed with the results
     setup_django(args.database_url)
 
     from django.utils import timezone
@@ -376,7 +377,7 @@ def main() -> None:
             for name, result in jobs(study, args.repeats, wanted).items():
                 with_scale[(name, "job")] = result
         results[scale] = with_scale
-    broken = report(scales, results, rates)
+    broken = report(scales, results, rates, began)
     for problem in broken:
         print(f"BUDGET BROKEN: {problem}")
     print("all budgets kept" if not broken else f"{len(broken)} budget(s) broken")
