@@ -20,7 +20,7 @@ from notifications.models import MissedSafetyAlert, OutboxEmail, OutboxKind
 from notifications.services import batches
 from notifications.services.emails import admin_url, participant_url
 from notifications.services.outbox import outbox_add_many
-from participants.models import StaffRole
+from notifications.services.recipients import SiteAlertRecipients
 from schedule.models import Assessment, AssessmentStatus, Visit
 from schedule.services.deviations import deviation_drafts_for_overdue
 
@@ -86,7 +86,7 @@ def overdue_scan(
     result = OverdueScanResult()
     if not _anything_to_do(now):
         return result
-    recipients = _Recipients()
+    recipients = SiteAlertRecipients()
     cursors = {step: None for step in (_flag_overdue, _escalate_overdue, _alert_missed)}
     while cursors:
         with transaction.atomic():
@@ -183,7 +183,9 @@ def _serialise_scan() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OVERDUE_SCAN_LOCK])
 
 
-def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+def _flag_overdue(
+    now, recipients: SiteAlertRecipients, result: OverdueScanResult, size: int, after
+):
     flagged, emails = [], []
     found, cursor = _overdue_to_flag(now, after, size)
     if not found:  # the routine run: nothing to write, no write compiled
@@ -213,7 +215,9 @@ def _flag_overdue(now, recipients: "_Recipients", result: OverdueScanResult, siz
     return cursor
 
 
-def _escalate_overdue(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+def _escalate_overdue(
+    now, recipients: SiteAlertRecipients, result: OverdueScanResult, size: int, after
+):
     escalate_ids, emails = [], []
     found, cursor = _overdue_to_escalate(now, after, size)
     if not found:  # the routine run: nothing to write, no write compiled
@@ -240,7 +244,9 @@ def _escalate_overdue(now, recipients: "_Recipients", result: OverdueScanResult,
     return cursor
 
 
-def _alert_missed(now, recipients: "_Recipients", result: OverdueScanResult, size: int, after):
+def _alert_missed(
+    now, recipients: SiteAlertRecipients, result: OverdueScanResult, size: int, after
+):
     alerted, emails = [], []
     missed, cursor = _missed_to_alert(now, after, size)
     if not missed:  # the routine run: nothing to write, no write compiled
@@ -304,79 +310,6 @@ def _safety_emails(kind, group, recipients, dedup_key, subject, now) -> list[Out
 
 def _about(visit: Visit, count: int, what: str) -> str:
     return f"SLE-001 {visit.participant.label} {visit.code}: {count} safety assessment(s) {what}"
-
-
-# --- Recipients ----------------------------------------------------------------------------------
-
-
-class _Recipients:
-    """Who is told of a site's safety problems, each list read once per scan and only if needed.
-
-    Site alerts (overdue, missed): the site's coordinators and investigators, and the medical
-    monitors (all sites). A site with no coordinator or investigator who can be emailed falls
-    back to the study managers (logged as an error: the site's own staff must be told).
-    Escalations: the study managers and the medical monitors.
-    """
-
-    def __init__(self):
-        self._cache = {}
-
-    def _get(self, name, load):
-        if name not in self._cache:
-            self._cache[name] = load()
-        return self._cache[name]
-
-    def coordinators(self, site_id):
-        return self._get("coord", lambda: selectors.staff_by_site(StaffRole.COORDINATOR)).get(
-            site_id, []
-        )
-
-    def investigators(self, site_id):
-        return self._get("inv", lambda: selectors.staff_by_site(StaffRole.INVESTIGATOR)).get(
-            site_id, []
-        )
-
-    def managers(self):
-        return self._get("managers", selectors.study_managers)
-
-    def monitors(self):
-        return self._get("monitors", selectors.medical_monitors)
-
-    def for_site(self, visit: Visit, what: str) -> list:
-        site_staff = _unique(
-            self.coordinators(visit.participant.site_id),
-            self.investigators(visit.participant.site_id),
-        )
-        if site_staff:
-            return _unique(site_staff, self.monitors())
-        log.error(
-            "%s %s: site %s has no active coordinator or investigator with an email address; "
-            "the %s alert goes to the study managers and medical monitors instead.",
-            visit.participant.label,
-            visit.code,
-            visit.participant.site.code,
-            what,
-        )
-        return _unique(self.managers(), self.monitors())
-
-    def for_escalation(self, visit: Visit) -> list:
-        if not self.managers():
-            log.error(
-                "%s %s: no active study manager with an email address to escalate to.",
-                visit.participant.label,
-                visit.code,
-            )
-        return _unique(self.managers(), self.monitors())
-
-
-def _unique(*groups) -> list:
-    seen, result = set(), []
-    for group in groups:
-        for user in group:
-            if user.pk not in seen:
-                seen.add(user.pk)
-                result.append(user)
-    return result
 
 
 # --- What an email says --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from notifications import selectors
 from notifications.models import OutboxEmail, OutboxKind
 from notifications.services.emails import participant_url
 from notifications.services.outbox import outbox_add
+from notifications.services.recipients import unique_people
 from participants.models import StaffRole
 from safety.clocks import REMINDER_BEFORE_DUE
 from safety.models import AdverseEvent, EventKind, Grading, LabResult, Seriousness
@@ -262,14 +263,14 @@ class _People:
         medical monitors (logged as an ERROR: those people should have been told). [] when
         nobody at all can be emailed: then counted and logged, and the caller leaves the item
         for the next scan."""
-        at_site = _unique(*(self._of(r).get(site.pk, []) for r in audience.site_roles))
-        central = _unique(*(self._of(r) for r in audience.central_roles))
+        at_site = unique_people(*(self._of(r).get(site.pk, []) for r in audience.site_roles))
+        central = unique_people(*(self._of(r) for r in audience.central_roles))
         missing = []
         if audience.site_roles and not at_site:
             missing.append(f"{_roles(audience.site_roles)} at site {site.code}")
         if audience.central_roles and not central:
             missing.append(_roles(audience.central_roles))
-        people = _unique(at_site, central)
+        people = unique_people(at_site, central)
         if missing:
             log.error(
                 "%s: no active %s with an email address; the alert goes to the study managers "
@@ -278,7 +279,7 @@ class _People:
                 " and no ".join(missing),
             )
             fallback = (StaffRole.STUDY_MANAGER, StaffRole.MEDICAL_MONITOR)
-            people = _unique(people, *(self._of(r) for r in fallback))
+            people = unique_people(people, *(self._of(r) for r in fallback))
         if not people:
             result.nobody_to_alert += 1
             log.error("%s: NOBODY can be emailed; left for the next scan.", what)
@@ -287,11 +288,6 @@ class _People:
 
 def _roles(roles) -> str:
     return " or ".join(StaffRole(r).label.lower() for r in roles)
-
-
-def _unique(*groups) -> list:
-    # Model instances compare and hash by primary key: each person once, in first-seen order.
-    return list(dict.fromkeys(user for group in groups for user in group))
 
 
 # --- What an email says --------------------------------------------------------------------------

@@ -318,7 +318,7 @@ def test_an_hourly_scan_with_nothing_new_asks_nothing_per_coordinator(
 def test_each_site_is_read_for_its_own_reminder_days_only(protocol, site, site2, coordinator):
     """Sydney's today is a day ahead of New York's for most of the day: a visit is a candidate
     on its own site's dates, not on another site's."""
-    from notifications import selectors
+    from notifications import reminder_selectors as selectors
 
     sydney = site2
     sydney.time_zone = "Australia/Sydney"
@@ -381,7 +381,7 @@ def test_a_reminder_row_whose_visit_left_the_candidates_is_still_checked_and_can
 def test_a_visit_deleted_after_the_candidates_were_read_is_not_reminded_and_stops_nothing(
     protocol, site, coordinator, monkeypatch, mode
 ):
-    from notifications import selectors
+    from notifications import reminder_selectors as selectors
 
     coordinator.staff_profile.reminder_mode = mode
     coordinator.staff_profile.save()
