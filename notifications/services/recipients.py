@@ -7,6 +7,7 @@ from notifications import selectors
 from participants.models import StaffRole
 from schedule.models import Visit
 
+# The overdue scan's logger: its "nobody at the site" errors keep the name operators filter on.
 log = logging.getLogger("notifications.services.safety_alerts")
 
 
