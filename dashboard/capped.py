@@ -4,13 +4,15 @@ the count, a link to the whole list), read in a fixed number of queries at any s
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Func, IntegerField, OrderBy, QuerySet, Subquery, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 
 def _counted(queryset: QuerySet) -> QuerySet:
     """How many rows `queryset` holds, read without the joins, ordering and columns of the rows
-    shown."""
-    return queryset.order_by().values(n=Func("pk", function="COUNT"))
+    shown. COUNT(*), not of a column: PostgreSQL then counts from the index alone on pages
+    marked all-visible, without reading the rows."""
+    return queryset.order_by().values(n=Func(template="COUNT(*)", output_field=IntegerField()))
 
 
 def count_of(queryset: QuerySet) -> Subquery:
@@ -34,13 +36,55 @@ def first_rows(queryset: QuerySet, limit: int) -> tuple[list, int]:
     return rows, (rows[0].total if rows else 0)
 
 
+def _leading_column(queryset: QuerySet) -> tuple[str, bool] | None:
+    """(name, descending) of the first key of the order of `queryset` when it is a column of the
+    row itself that is never NULL, else None."""
+    key = queryset.query.order_by[0]
+    if (
+        not queryset.query.standard_ordering
+        or not isinstance(key, str)
+        or "__" in key
+        or key.lstrip("-") in ("?", "pk")
+    ):
+        return None
+    name = key.lstrip("-")
+    try:
+        field = queryset.model._meta.get_field(name)
+    except Exception:  # an annotation, not a field
+        return None
+    if field.null or not field.concrete or field.is_relation:
+        return None
+    return name, key.startswith("-")
+
+
+def _within_first(queryset: QuerySet, limit: int) -> QuerySet:
+    """`queryset` narrowed to the rows whose first order key is within the first `limit` rows'
+    (ties included): those rows hold the first `limit` in the full order. The cut-off is read
+    from the index of that key, stopping at the limit, so the full order (with its joins, e.g.
+    the screening number) is ranked over a day's rows, not every row of the list (11k visits
+    with a closed window in a study of 50k)."""
+    leading = _leading_column(queryset)
+    if leading is None:
+        return queryset
+    name, descending = leading
+    column = queryset.model._meta.get_field(name)
+    cut_sql, cut_params = (
+        queryset.order_by(f"-{name}" if descending else name)
+        .values(_cut=F(name))[:limit]
+        .query.sql_with_params()
+    )
+    edge = "MIN" if descending else "MAX"
+    cut = RawSQL(f"SELECT {edge}(c._cut) FROM ({cut_sql}) c", cut_params, output_field=column)
+    return queryset.filter(**{f"{name}__{'gte' if descending else 'lte'}": cut})
+
+
 def _placed_ids(queryset: QuerySet, limit: int) -> QuerySet:
     """(id, place in the order of `queryset`) of its first `limit` rows."""
     order = [
         OrderBy(F(key.lstrip("-")), descending=key.startswith("-")) if isinstance(key, str) else key
         for key in queryset.query.order_by
     ]
-    placed = queryset.annotate(_place=Window(RowNumber(), order_by=order))
+    placed = _within_first(queryset, limit).annotate(_place=Window(RowNumber(), order_by=order))
     return placed.order_by("_place").values_list("pk", "_place")[:limit]
 
 
@@ -61,6 +105,8 @@ def first_rows_of_each(lists: dict[str, QuerySet], limit: int) -> dict[str, tupl
                 "first_rows_of_each: each list needs an order_by, and the first list's "
                 "select_related (or none)"
             )
+        if not queryset.query.standard_ordering:  # places are ranked from order_by as written
+            raise ValueError("first_rows_of_each: a list read with .reverse(): write its order")
     keys = list(lists)
     parts, params = [], []
     for n, queryset in enumerate(lists.values()):

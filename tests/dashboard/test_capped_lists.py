@@ -65,3 +65,42 @@ def test_a_list_without_an_order_or_with_other_related_rows_is_refused(study, ma
     with pytest.raises(ValueError, match="select_related"):
         capped.first_rows_of_each({**chosen, "other": other}, 5)
     assert capped.first_rows_of_each({}, 5) == {}
+
+
+@pytest.mark.parametrize("leading", ["target_date", "-target_date", "window_end"])
+def test_the_first_rows_are_exact_when_the_limit_falls_among_rows_sharing_their_first_key(
+    study, leading
+):
+    # Only rows up to the limit's own first key are ranked (read from that key's index); rows
+    # tied with the last one shown must still be placed by the rest of the order.
+    queryset = Visit.objects.filter(status="scheduled").order_by(leading, "-pk")
+    column = leading.lstrip("-")
+    # Ten rows sharing the first key of the tenth: limits 1 to 9 fall among them.
+    first_ten = list(queryset.values_list("pk", column)[:10])
+    Visit.objects.filter(pk__in=[pk for pk, _ in first_ten]).update(**{column: first_ten[-1][1]})
+    everything = list(queryset.values_list("pk", leading.lstrip("-")))
+    split_ties = 0
+    for limit in range(1, 41):
+        rows, total = capped.first_rows_of_each({"list": queryset}, limit)["list"]
+        assert [v.pk for v in rows] == [pk for pk, _ in everything[:limit]], limit
+        assert total == len(everything)
+        split_ties += everything[limit - 1][1] == everything[limit][1]
+    assert split_ties  # the limit did fall among rows sharing their first key
+
+
+def test_only_a_list_led_by_a_column_of_its_own_rows_is_cut_at_that_column():
+    led_by_column = Visit.objects.order_by("target_date", "participant__screening_number")
+    led_by_column_descending = Visit.objects.order_by("-target_date", "pk")
+    led_by_related = Visit.objects.order_by("participant__screening_number", "target_date")
+    led_by_pk = Visit.objects.order_by("pk")
+    assert "MAX(c._cut)" in str(capped._within_first(led_by_column, 25).query)
+    assert "MIN(c._cut)" in str(capped._within_first(led_by_column_descending, 25).query)
+    for uncut in (led_by_related, led_by_pk, led_by_column.reverse()):
+        assert capped._within_first(uncut, 25) is uncut
+
+
+def test_a_reversed_list_is_refused_rather_than_read_in_the_wrong_order(study, manager):
+    with frozen():
+        chosen = lists(manager)
+    with pytest.raises(ValueError, match="reverse"):
+        capped.first_rows_of_each({**chosen, "reversed": Visit.objects.order_by("pk").reverse()}, 5)
