@@ -334,16 +334,18 @@ class Assessment(models.Model):
                 condition=Q(status="pending", is_safety=True, overdue_flagged_at__isnull=True),
             ),
             # Serves the worklist's overdue safety items and the participants list's "overdue only":
-            # every safety item still pending, by due time (flagged or not).
+            # every safety item still pending, by due time (flagged or not). The visit is in the
+            # index so the worklist groups the items by visit from the index alone (93k items
+            # at 50k participants: the rows' pages cost 53 of the grouping's 93 ms).
             models.Index(
-                fields=["due_at"],
+                fields=["due_at", "visit"],
                 name="assess_pending_safety_due_idx",
                 condition=Q(status="pending", is_safety=True),
             ),
             # Serves a coordinator's worklist: their sites' safety items still pending, by due
-            # time (listings.overdue_by_visit).
+            # time (listings.overdue_by_visit), the visit in the index for the same reason.
             models.Index(
-                fields=["site", "due_at"],
+                fields=["site", "due_at", "visit"],
                 name="assess_site_pending_safety_idx",
                 condition=Q(status="pending", is_safety=True),
             ),
