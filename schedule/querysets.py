@@ -18,9 +18,15 @@ def _on_site_today(today, make, site_path: str) -> Q:
     """`make(today)` for one date, or an OR of one `make(site's today)` per site."""
     if not isinstance(today, dict):
         return make(today)
-    q = Q(pk__in=[])
+    # The sites grouped by their date: one (sites, date) pair per distinct date, which an index
+    # on (site, date) reads as one range per site; an OR of one pair per site left PostgreSQL a
+    # bitmap of ten scans, or a filter over the whole index, for a study manager's ten sites.
+    sites_on: dict[dt.date, list[int]] = {}
     for site_id, site_today in today.items():
-        q |= Q(**{f"{site_path}_id": site_id}) & make(site_today)
+        sites_on.setdefault(site_today, []).append(site_id)
+    q = Q(pk__in=[])
+    for site_today, site_ids in sorted(sites_on.items()):
+        q |= Q(**{f"{site_path}_id__in": sorted(site_ids)}) & make(site_today)
     # The same dates without the sites (one to three distinct dates): implied by the above, and
     # on the row itself, so an index on the date can serve the read when the sites' dates differ
     # (an OR over the sites' columns alone leaves the planner nothing to look up).
