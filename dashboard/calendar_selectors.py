@@ -15,6 +15,7 @@ visit_missed_target_idx, visit_open_window_span_idx.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import (
@@ -30,6 +31,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Greatest, Least, RowNumber
+from django.utils.dateformat import format as date_format
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -41,6 +43,20 @@ from schedule.models import Visit, VisitStatus
 ISO = "%Y-%m-%d"
 RELATED = ("participant__site", "definition")
 ORDER = ("target_date", "participant__site__code", "participant__screening_number", "pk")
+# What a month or week bar shows of a visit (Bar.html, _title, target_flags, _segments).
+BAR_FIELDS = (
+    "participant__study_id",
+    "participant__screening_number",
+    "participant__site__code",
+    "participant__site__holidays",
+    "definition__code",
+    "occurrence",
+    "status",
+    "target_date",
+    "actual_date",
+    "window_start",
+    "window_end",
+)
 
 
 def calendar_visits(user, start: dt.date, end: dt.date, sites: list[Site]) -> QuerySet:
@@ -126,9 +142,15 @@ def calendar_page(
     for pk, visit_day, count in first:
         ids.append(pk)
         on_day[_as_date(visit_day)] = count
-    # Those visits with their related rows, read by id (not by the range's filters again).
+    # Those visits with their related rows, read by id (not by the range's filters again), with
+    # only what a bar shows: decoding every column of four tables for each visit was most of
+    # the read (a coordinator's month at 10k: 6 ms for 210 visits, 1.6 of them in PostgreSQL).
     visits = list(
-        Visit.objects.filter(pk__in=ids).select_related(*RELATED).order_by(*ORDER).annotate(day=day)
+        Visit.objects.filter(pk__in=ids)
+        .select_related(*RELATED)
+        .only(*BAR_FIELDS)
+        .order_by(*ORDER)
+        .annotate(day=day)
     )
     return CalendarPage(visits, on_day)
 
@@ -198,10 +220,43 @@ class Bar:
         )
 
 
+def _day_html(day: Day, column: int, day_href) -> str:
+    """A day's cell of the grid (its date, today, holidays, "+K more" linking to the day's
+    list): built here, like the bars, rather than by a dozen template look-ups per day."""
+    css = f"cal-day col-{column}"
+    css += " other-month" * (not day.in_month) + " today" * day.is_today
+    css += " weekend" * day.weekend + " holiday" * bool(day.holidays)
+    iso = day.day.isoformat()
+    html = (
+        f'<div class="{css}">\n      <span class="daynum">{date_format(day.day, "D")} {iso}</span>'
+    )
+    if day.is_today:
+        html += " <strong>today</strong>"
+    if day.holidays:
+        html += (
+            f'\n      <span class="holiday-name">{escape(", ".join(day.holidays))} holiday</span>'
+        )
+    if day.more:
+        html += (
+            f'\n      <a class="cal-more" href="{escape(day_href(day.day))}" '
+            f'title="Every visit of {iso}">+{day.more} more</a>'
+        )
+    return html + "\n    </div>"
+
+
 @dataclass
 class Week:
     days: list[Day]
     bars: list[Bar] = field(default_factory=list)
+    day_href: Callable[[dt.date], str] | None = None  # the link of a day's whole list
+
+    @property
+    def html(self) -> str:
+        """The week's row: its days, then its bars."""
+        href = self.day_href or (lambda day: f"?view=day&date={day.isoformat()}")
+        days = "\n    ".join(_day_html(d, n, href) for n, d in enumerate(self.days, 1))
+        bars = "\n    ".join(bar.html for bar in self.bars)
+        return mark_safe(f'<div class="cal-week">\n    {days}\n    {bars}\n  </div>')
 
 
 def _title(visit: Visit, flags: list[str]) -> str:
@@ -234,8 +289,10 @@ def calendar_weeks(
     today: dt.date,
     sites: list[Site],
     more: dict[dt.date, int] | None = None,
+    day_href: Callable[[dt.date], str] | None = None,
 ) -> list[Week]:
-    """`visits` laid out as weeks of bars; `more`: how many visits each day leaves out."""
+    """`visits` laid out as weeks of bars; `more`: how many visits each day leaves out;
+    `day_href`: the link to a day's whole list."""
     more = more or {}
     dates = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
     holidays: dict[str, list[str]] = {}
@@ -255,7 +312,8 @@ def calendar_weeks(
                     more.get(d, 0),
                 )
                 for d in days
-            ]
+            ],
+            day_href=day_href,
         )
         for days in spans
     ]

@@ -33,6 +33,20 @@ def _parse_day(value: str | None, default: dt.date) -> dt.date:
 VIEWS = ("week", "month", "day")
 
 
+def _day_link(request):
+    """date -> the link to that day's whole list, keeping the filters shown (what the template's
+    {% querystring view='day' date=... page=None %} gives)."""
+    query = request.GET.copy()
+    query["view"] = "day"
+    query.pop("page", None)
+
+    def link(day: dt.date) -> str:
+        query["date"] = day.isoformat()
+        return "?" + query.urlencode()
+
+    return link
+
+
 @login_required
 def calendar(request):
     """Week and month: the visits as bars, each day showing its first visits and "+K more"
@@ -94,6 +108,7 @@ def calendar(request):
         today=default_day,
         sites=shown_sites,
         more={d: page.more(d, per_day) for d in page.on_day},
+        day_href=_day_link(request),
     )
     context |= {"weeks": weeks, "count": page.total, "per_day": per_day}
     return render(request, "dashboard/calendar.html", context)

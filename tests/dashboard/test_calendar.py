@@ -89,11 +89,14 @@ def test_a_day_shows_its_first_visits_and_how_many_more_with_a_link_to_the_whole
     with frozen():
         week = client.get(URL).content.decode()
         month = client.get(URL + "?view=month").content.decode()
+        filtered = client.get(URL + f"?view=month&site={site.code}&page=3").content.decode()
         whole_day = client.get(URL + "?view=day&date=2026-03-10").content.decode()
     for html in (week, month):
         assert sum(f'#visit-{v.pk}"' in html for v in targets) == 2
         assert "+2 more" in html
         assert "view=day&amp;date=2026-03-10" in html
+    # The day's link keeps the site shown and starts the list at its first page.
+    assert f'href="?view=day&amp;site={site.code}&amp;date=2026-03-10"' in filtered
     # The day's list holds all four, each one click from its participant.
     for v in targets:
         assert f'href="/participants/{v.participant_id}/"' in whole_day
