@@ -182,52 +182,56 @@ def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict]
         if coordinators.get(pk)
     }
     site_count = Counter(u.pk for us in coordinators.values() for u in us)
-    # 08:00 of each site's today, once per site (not per visit).
+    # Per site, once: who is told (with the days each chose, and whether the site goes in the
+    # key), 08:00 of its today, and which target dates are reminder days: not per visit.
+    told_at_site = {
+        pk: [(u.pk, u, days_of[u.pk], site_count[u.pk] > 1) for u in us]
+        for pk, us in coordinators.items()
+    }
     send_after_of_site = {
         pk: local_time_on(today, settings.REMINDER_HOUR, sites[pk].tz)
+        for pk, today in today_of_site.items()
+    }
+    days_to_target = {
+        pk: {today + dt.timedelta(days=n): n for n in days_before}
         for pk, today in today_of_site.items()
     }
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
     users = {}
     for visit in reminder_selectors.reminder_candidates(dates_by_site):
-        today = today_of_site[visit.site_id]
-        send_after = send_after_of_site[visit.site_id]
-        for item in _reminder_items(visit, today, days_before):
-            for user in coordinators[visit.site_id]:
-                if item["days"] is not None and item["days"] not in days_of[user.pk]:
+        site_id = visit.site_id
+        today = today_of_site[site_id]
+        send_after = send_after_of_site[site_id]
+        for item in _reminder_items(visit, today, days_to_target[site_id]):
+            for user_id, user, days, keyed_by_site in told_at_site[site_id]:
+                if item["days"] is not None and item["days"] not in days:
                     continue  # a day this person did not choose
-                users[user.pk] = user
-                key = (today, visit.site_id if site_count[user.pk] > 1 else None)
-                wanted[user.pk][key].append((item, visit.pk, send_after))
+                users[user_id] = user
+                key = (today, site_id if keyed_by_site else None)
+                wanted[user_id][key].append((item, visit.pk, send_after))
     return wanted, users
 
 
+VISIT_DUE, WINDOW_CLOSES = OutboxKind.VISIT_DUE.value, OutboxKind.WINDOW_CLOSES.value
+
+
 def _reminder_items(
-    visit: reminder_selectors.ReminderCandidate, today: dt.date, days_before: list[int]
+    visit: reminder_selectors.ReminderCandidate, today: dt.date, days_to_target: dict
 ) -> list[dict]:
-    """The reminders due today (site-local) for one visit."""
-    items = [
-        {
-            "kind": OutboxKind.VISIT_DUE.value,
-            "visit": visit.pk,
-            "date": str(visit.target_date),
-            "days": n,
-        }
-        for n in days_before
-        if visit.target_date == today + dt.timedelta(days=n)
-    ]
-    tomorrow = today + dt.timedelta(days=1)
+    """The reminders due today (site-local) for one visit; `days_to_target`: {target date: days
+    before it} of the site's reminder days."""
+    days = days_to_target.get(visit.target_date)
+    items = []
+    if days is not None:
+        items.append(
+            {"kind": VISIT_DUE, "visit": visit.pk, "date": str(visit.target_date), "days": days}
+        )
     # The "window closes tomorrow" reminder says nothing new when a "visit tomorrow" reminder for
     # the same visit goes out the same day (windows of 0 days after the target, e.g. INF1).
-    if visit.window_end == tomorrow and not any(i["days"] == 1 for i in items):
+    if visit.window_end == today + dt.timedelta(days=1) and days != 1:
         items.append(
-            {
-                "kind": OutboxKind.WINDOW_CLOSES.value,
-                "visit": visit.pk,
-                "date": str(visit.window_end),
-                "days": None,
-            }
+            {"kind": WINDOW_CLOSES, "visit": visit.pk, "date": str(visit.window_end), "days": None}
         )
     return items
 
@@ -276,15 +280,26 @@ def _cancel_stale_reminders(
     rows = list(
         OutboxEmail.objects.filter(
             status=OutboxStatus.PENDING, kind__in=REMINDER_KINDS, claimed_at__isnull=True
-        )
+        ).only("kind", "context")
     )
-    to_check = [i for row in rows for i in _row_items(row) if item_key(i) not in still_wanted]
-    visits = known.of(i["visit"] for i in to_check)
-    for row in rows:
-        items = _row_items(row)
+    # (row, its items, whether this run wants each again), each item's key made once.
+    checked = [
+        (row, items, [item_key(i) in still_wanted for i in items])
+        for row in rows
+        for items in [_row_items(row)]
+    ]
+    visits = known.of(
+        item["visit"]
+        for _, items, wanted in checked
+        for item, again in zip(items, wanted, strict=True)
+        if not again
+    )
+    for row, items, wanted in checked:
+        if all(wanted):
+            continue
         problems = [
-            None if item_key(i) in still_wanted else _item_problem(i, visits.get(i["visit"]), now)
-            for i in items
+            None if w else _item_problem(i, visits.get(i["visit"]), now)
+            for i, w in zip(items, wanted, strict=True)
         ]
         valid = [i for i, p in zip(items, problems, strict=True) if p is None]
         if len(valid) == len(items):
