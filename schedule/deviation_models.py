@@ -53,10 +53,17 @@ class Deviation(SignedRecord):
     """Signed (SignedRecord's fields, meaning "deviation reviewed") when an investigator closes
     an important one."""
 
-    SITE_PATH = "participant__site"  # how participants.access reaches the site
+    SITE_PATH = "site"  # how participants.access reaches the site
 
     participant = models.ForeignKey(
         Participant, on_delete=models.CASCADE, related_name="deviations"
+    )
+    # The participant's site, copied when the deviation is drafted (from its visit), as visits
+    # and assessments carry it: a coordinator's drafts to describe are counted and listed by
+    # index (deviation_site_to_describe_idx) instead of every site's drafts joined to their
+    # participants to keep their own (40 ms for 22k drafts at 50k participants).
+    site = models.ForeignKey(
+        "participants.Site", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     category = models.CharField(max_length=24, choices=DeviationCategory.choices)
     importance = models.CharField(max_length=16, choices=DeviationImportance.choices)
@@ -110,6 +117,12 @@ class Deviation(SignedRecord):
             models.Index(
                 fields=["identified_at"],
                 name="deviation_to_describe_idx",
+                condition=Q(status="draft", description=""),
+            ),
+            # The same for one site at a time (a coordinator's worklist and deviations page).
+            models.Index(
+                fields=["site", "identified_at"],
+                name="deviation_site_describe_idx",
                 condition=Q(status="draft", description=""),
             ),
         ]

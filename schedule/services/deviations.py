@@ -40,6 +40,7 @@ SAFETY_CHECK_OVERRIDDEN = "a safety check was overridden"
 def _draft_fields(
     *,
     participant_id: int,
+    site_id: int,
     category: str,
     important: bool,
     reason: str,
@@ -51,6 +52,7 @@ def _draft_fields(
     importance = DeviationImportance.IMPORTANT if important else DeviationImportance.NOT_IMPORTANT
     return {
         "participant_id": participant_id,
+        "site_id": site_id,
         "category": category,
         "importance": importance,
         "importance_reason": reason[:200],
@@ -102,6 +104,7 @@ def deviation_draft_for_out_of_window(visit: Visit) -> Deviation | None:
     return _draft(
         f"visit-out-of-window:{visit.pk}",
         participant_id=visit.participant_id,
+        site_id=visit.site_id,
         category=DeviationCategory.VISIT_OUT_OF_WINDOW,
         important=False,
         reason=f"{visit.code} done on {visit.actual_date:%Y-%m-%d}, outside its window "
@@ -126,6 +129,7 @@ def deviation_draft_for_missed_visit(visit: Visit) -> Deviation:
     return _draft(
         f"visit-missed:{visit.pk}",
         participant_id=visit.participant_id,
+        site_id=visit.site_id,
         category=DeviationCategory.VISIT_MISSED,
         important=bool(missing),
         reason=reason,
@@ -142,6 +146,7 @@ def deviation_draft_for_missed_safety(assessment: Assessment) -> Deviation | Non
     return _draft(
         f"assessment-missed:{assessment.pk}",
         participant_id=visit.participant_id,
+        site_id=visit.site_id,
         category=DeviationCategory.SAFETY_MISSED,
         important=True,
         reason=f"Safety assessment {assessment.definition.code} of {visit.code} not done.",
@@ -155,6 +160,7 @@ def _overdue_draft(assessment: Assessment, now: dt.datetime) -> tuple[str, dict]
     visit = assessment.visit
     return f"assessment-overdue:{assessment.pk}", {
         "participant_id": visit.participant_id,
+        "site_id": visit.site_id,
         "category": DeviationCategory.SAFETY_OVERDUE,
         "important": True,
         "reason": f"Safety assessment {assessment.definition.code} of {visit.code} overdue: no "
@@ -192,6 +198,7 @@ def deviation_draft_for_override(override: PreDoseOverride, given_at: dt.datetim
     return _draft(
         f"pre-dose-override:{override.pk}",
         participant_id=visit.participant_id,
+        site_id=visit.site_id,
         category=DeviationCategory.GATE_OVERRIDDEN,
         important=True,
         reason=SAFETY_CHECK_OVERRIDDEN,
