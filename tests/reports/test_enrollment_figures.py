@@ -4,7 +4,7 @@ boundary or a time-zone midnight."""
 
 import datetime as dt
 
-from participants.models import Status
+from participants.models import Status, StatusChange
 from reports.selectors import enrollment_figures
 from schedule import services
 from tests.reports.conftest import complete_the_study
@@ -207,3 +207,21 @@ def test_the_figures_are_read_from_the_cache_until_a_status_change_is_recorded(
         counts(before["total"])["withdrawn"][0] + 1,
         counts(before["total"])["withdrawn"][1] + 1,
     )
+
+
+def test_a_status_change_committed_after_a_later_one_is_still_seen(trial_history, coordinator):
+    """A transaction can take its history row's id before another's and commit after it: the
+    last id is then unchanged, but the figures cached without that row must not be served."""
+    before = enrollment_figures(dt.date(2026, 5, 1))
+    withdraw_b2_in_may(trial_history, coordinator)
+    late = StatusChange.objects.latest("id")
+    late_id = late.pk
+    late.delete()  # not committed yet
+    later = StatusChange.objects.get(pk=late_id - 1)
+    later.pk, later.effective_on = None, dt.date(2026, 6, 2)  # a June change, committed first
+    later.save()
+    assert enrollment_figures(dt.date(2026, 5, 1)) == before  # cached under the June row's id
+    late.pk = late_id
+    late.save(force_insert=True)  # the May withdrawal commits, with its earlier id
+    after = enrollment_figures(dt.date(2026, 5, 1))
+    assert counts(after["total"])["withdrawn"][1] == counts(before["total"])["withdrawn"][1] + 1
