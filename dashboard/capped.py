@@ -31,7 +31,7 @@ def first_rows(queryset: QuerySet, limit: int) -> tuple[list, int]:
     # The outer query reads those ids only (not the filters again: the planner would then join
     # every matching row before keeping 25), with the related rows and order of `queryset`.
     rows = queryset.model._base_manager.filter(pk__in=first).order_by(*queryset.query.order_by)
-    rows.query.select_related = queryset.query.select_related
+    _read_like(rows, queryset)
     rows = list(rows.annotate(total=count_of(queryset)))
     return rows, (rows[0].total if rows else 0)
 
@@ -132,9 +132,13 @@ def first_rows_of_each(lists: dict[str, QuerySet], limit: int) -> dict[str, tupl
             totals[keys[n]] = count or 0
         else:
             placed[keys[n]].append((place, pk))
-    by_id = _rows_by_id(
-        next(iter(lists.values())), {pk for rows in placed.values() for _, pk in rows}
-    )
+    # The rows are read with the first list's columns when every list reads those (only()),
+    # else whole: a column one list needs is never left to a query per row.
+    like = first
+    if any(q.query.deferred_loading != first.query.deferred_loading for q in lists.values()):
+        like = first.all()
+        like.query.clear_deferred_loading()
+    by_id = _rows_by_id(like, {pk for rows in placed.values() for _, pk in rows})
     return {
         key: ([by_id[pk] for _, pk in sorted(placed[key]) if pk in by_id], totals.get(key, 0))
         for key in keys
@@ -145,5 +149,11 @@ def _rows_by_id(like: QuerySet, ids: set) -> dict:
     if not ids:
         return {}
     rows = like.model._base_manager.filter(pk__in=ids).order_by()  # placed in Python
-    rows.query.select_related = like.query.select_related
+    _read_like(rows, like)
     return {row.pk: row for row in rows}
+
+
+def _read_like(rows: QuerySet, like: QuerySet) -> None:
+    """`rows` read as `like` reads its rows: the same related rows, the same columns."""
+    rows.query.select_related = like.query.select_related
+    rows.query.deferred_loading = like.query.deferred_loading

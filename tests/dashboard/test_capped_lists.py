@@ -104,3 +104,21 @@ def test_a_reversed_list_is_refused_rather_than_read_in_the_wrong_order(study, m
         chosen = lists(manager)
     with pytest.raises(ValueError, match="reverse"):
         capped.first_rows_of_each({**chosen, "reversed": Visit.objects.order_by("pk").reverse()}, 5)
+
+
+def test_rows_shared_with_a_list_reading_every_column_are_read_whole(
+    study, manager, django_assert_num_queries
+):
+    # The worklist's lists read only the columns a row shows; a list reading every column
+    # shares their rows by id, and must find each column loaded, not a query per row.
+    with frozen():
+        chosen = lists(manager)
+        assert chosen["coming_up"].query.deferred_loading[0]  # only() some columns
+        with django_assert_num_queries(2):
+            together = capped.first_rows_of_each(chosen, 25)
+            every = together["every open visit"][0]
+            assert [v.actual_date for v in every] and [v.participant_id for v in every]
+    alone = {"coming_up": chosen["coming_up"]}
+    with frozen(), django_assert_num_queries(2):
+        rows, _ = capped.first_rows_of_each(alone, 25)["coming_up"]
+        assert {"actual_date", "notes"} & rows[0].get_deferred_fields()
