@@ -62,3 +62,24 @@ def models_f(name):
     from django.db.models import F
 
     return F(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_built_study_is_vacuumed_before_it_is_measured():
+    # VACUUM refuses to run in a transaction: settle() runs outside any, as run.py calls it.
+    bulkload.Study(TODAY, seed=3).build(3)
+    before = last_vacuums()
+    bulkload.settle()
+    after = last_vacuums()
+    for table in ("schedule_visit", "schedule_assessment"):
+        assert after[table] is not None and (before[table] is None or after[table] > before[table])
+
+
+def last_vacuums() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT relname, last_vacuum FROM pg_stat_user_tables"
+            " WHERE relname IN ('schedule_visit', 'schedule_assessment')"
+        )
+        return dict(cursor.fetchall())
