@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(
 TODAY = dt.date(2026, 3, 10)
 
 
-def test_the_bulk_loader_builds_a_consistent_tiny_study(db):
+def test_the_bulk_loader_builds_a_consistent_tiny_study(protocol):
     study = bulkload.Study(TODAY, seed=3)
     assert study.build(12) == 12 and study.build(30) == 18
     clones = Participant.objects.filter(pk__gte=bulkload.ID_BASE)
@@ -65,7 +65,7 @@ def models_f(name):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_built_study_is_vacuumed_before_it_is_measured():
+def test_a_built_study_is_vacuumed_before_it_is_measured(protocol):
     # VACUUM refuses to run in a transaction: settle() runs outside any, as run.py calls it.
     bulkload.Study(TODAY, seed=3).build(3)
     before = last_vacuums()
