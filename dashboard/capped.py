@@ -1,7 +1,7 @@
 """A list's first rows and how many it holds: what each worklist section shows (the first 25,
 the count, a link to the whole list), read in a fixed number of queries at any study size."""
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connection
 from django.db.models import F, Func, IntegerField, OrderBy, QuerySet, Subquery, Window
 from django.db.models.expressions import RawSQL
@@ -50,7 +50,7 @@ def _leading_column(queryset: QuerySet) -> tuple[str, bool] | None:
     name = key.lstrip("-")
     try:
         field = queryset.model._meta.get_field(name)
-    except Exception:  # an annotation, not a field
+    except FieldDoesNotExist:  # an annotation, not a field
         return None
     if field.null or not field.concrete or field.is_relation:
         return None

@@ -122,3 +122,10 @@ def test_rows_shared_with_a_list_reading_every_column_are_read_whole(
     with frozen(), django_assert_num_queries(2):
         rows, _ = capped.first_rows_of_each(alone, 25)["coming_up"]
         assert {"actual_date", "notes"} & rows[0].get_deferred_fields()
+
+
+def test_a_list_led_by_an_annotation_is_ranked_whole():
+    from django.db.models import F
+
+    led_by_annotation = Visit.objects.annotate(day=F("target_date")).order_by("day", "pk")
+    assert capped._within_first(led_by_annotation, 25) is led_by_annotation
