@@ -121,7 +121,8 @@ def with_overdue_safety(participants: QuerySet, now: dt.datetime) -> QuerySet:
     return participants.filter(pk__in=overdue)
 
 
-def _date(text) -> dt.date | None:
+def date_of(text) -> dt.date | None:
+    """A date read from JSON or a computed column (SQLite gives its text), or None."""
     if text is None or isinstance(text, dt.date):
         return text
     return dt.date.fromisoformat(str(text)[:10])
@@ -135,9 +136,9 @@ def unpack_row(participant) -> None:
     participant.next_visit_id = nxt.get("pk")
     participant.next_visit_code = nxt.get("code")
     participant.next_visit_occurrence = nxt.get("occurrence")
-    participant.next_target = _date(nxt.get("target"))
-    participant.next_window_start = _date(nxt.get("start"))
-    participant.next_window_end = _date(nxt.get("end"))
+    participant.next_target = date_of(nxt.get("target"))
+    participant.next_window_start = date_of(nxt.get("start"))
+    participant.next_window_end = date_of(nxt.get("end"))
     counts = getattr(participant, "safety", None) or {}
     participant.open_safety = counts.get("open") or 0
     participant.overdue_safety = counts.get("overdue") or 0
