@@ -22,6 +22,7 @@ from django.db.models import (
     DateField,
     IntegerField,
     JSONField,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -32,7 +33,21 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, JSONObject
 from django.db.models.query import ModelIterable
 
-from schedule.models import Assessment, Visit
+from schedule.models import Assessment, Visit, VisitDefinition
+
+
+def widest_window() -> tuple[int, int]:
+    """(before, after): the most days any visit's window opens before its target and closes
+    after it, over every protocol version. A visit's window is laid out only by
+    schedule.windows.window_for from its definition's window_before/window_after (layout,
+    re-anchoring), so it holds its target and no visit's window is wider: a visit whose window
+    overlaps a range has its target at most `after` days before the range or `before` days after
+    it, and is found by its target's index."""
+    widest = VisitDefinition.objects.aggregate(
+        before=Max("window_before"), after=Max("window_after")
+    )
+    return widest["before"] or 0, widest["after"] or 0
+
 
 # --- The participant list ---------------------------------------------------------------------
 

@@ -207,9 +207,11 @@ class Visit(models.Model):
             )
         ]
         indexes = [
-            # Serves the reminder scan ("target in 7 days / 1 day") and the worklist's "due today".
+            # Serves the reminder scan ("target in 7 days / 1 day") and the worklist's "due today";
+            # with the window and site, the calendar counts the open windows over its first and
+            # last days whose targets lie outside from the index alone.
             models.Index(
-                fields=["target_date"],
+                fields=["target_date", "window_start", "window_end", "site"],
                 name="visit_open_target_idx",
                 condition=Q(status="scheduled"),
             ),

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from icalendar import Calendar, Event
 
+from dashboard import calendar_layout, selectors
 from dashboard import calendar_selectors as calendar_reads
-from dashboard import selectors
 from dashboard.models import CalendarFeedToken
 from dashboard.tables import CalendarTable, fmt_date, fmt_window
 from dashboard.tables.base import paginate
@@ -100,7 +100,7 @@ def calendar(request):
         return render(request, "dashboard/calendar.html", context)
     per_day = calendar_reads.PER_DAY[view]
     page = calendar_reads.calendar_page(request.user, start, end, per_day, shown_sites)
-    weeks = calendar_reads.calendar_weeks(
+    weeks = calendar_layout.calendar_weeks(
         page.visits,
         start,
         end,
