@@ -142,6 +142,7 @@ start_worker
 wait_for "the first email" 120 test -s "$MAIL"
 log "SIGKILL the worker in the middle of its batch, then start it again"
 stop worker KILL
+KILLED_AT=$("$PY" -c 'import time; print(time.time())')
 start_worker
 smoke first --mail "$MAIL" --within 90
 smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 200 --within 90
@@ -152,7 +153,7 @@ smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 503 --within 20 -
 start_redis
 smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 200 --within 60 --strict
 
-smoke check --mail "$MAIL" --within 120
+smoke check --mail "$MAIL" --within 120 --killed-at "$KILLED_AT"
 
 # SMOKE_LOAD_ARGS: more options for benchmarks/load.py, e.g. "--think 5".
 load() {

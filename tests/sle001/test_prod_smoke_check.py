@@ -44,3 +44,38 @@ def test_a_due_row_never_sent_is_lost_and_a_stray_email_is_named():
         "<sle001-outbox-9@h> arrived, its row is not marked sent",
         "safety_overdue to c@x (pending, ) never sent (lost)",
     ]
+
+
+# The worker is SIGKILLed at t=10 (scripts/prod-smoke.sh), right after the first email arrived.
+KILLED_AT = 10.0
+TWO = "<sle001-outbox-2@h>"
+
+
+def mails(*accepted: tuple[str, float]) -> list[dict]:
+    return [{"message_id": mid, "accepted_at": at} for mid, at in accepted]
+
+
+def test_an_email_the_kill_caught_between_acceptance_and_its_row_marked_sent_may_come_twice():
+    smoke = smoke_module()
+    arrived = mails(("<sle001-outbox-1@h>", 9.0), (TWO, 9.9), (TWO, 12.0))
+    resent = smoke.resent_after_the_kill(arrived, {TWO: 12.1}, KILLED_AT)
+    assert resent == {TWO}
+    ids = [m["message_id"] for m in arrived]
+    assert smoke.exactly_once_problems(SENT, ids, {}, resent) == []
+
+
+def test_a_double_the_kill_does_not_explain_is_still_a_problem():
+    smoke = smoke_module()
+    cases = {
+        "its row was marked sent before the kill": (mails((TWO, 9.9), (TWO, 12.0)), 9.95),
+        "both copies came before the kill": (mails((TWO, 9.9), (TWO, 9.9)), 12.1),
+        "both copies came after the kill": (mails((TWO, 11.0), (TWO, 12.0)), 12.1),
+    }
+    for why, (arrived, sent_at) in cases.items():
+        resent = smoke.resent_after_the_kill(arrived, {TWO: sent_at}, KILLED_AT)
+        ids = ["<sle001-outbox-1@h>", *(m["message_id"] for m in arrived)]
+        problems = smoke.exactly_once_problems(SENT, ids, {}, resent)
+        assert problems == [f"{TWO} arrived 2 times (doubled)"], why
+    three = mails((TWO, 9.9), (TWO, 12.0), (TWO, 13.0))
+    assert smoke.resent_after_the_kill(three, {TWO: 12.1}, KILLED_AT) == set()
+    assert smoke.resent_after_the_kill(mails((TWO, 9.9), (TWO, 12.0)), {TWO: 12.1}, None) == set()
