@@ -59,20 +59,14 @@ def reminders_scan(*, now: dt.datetime | None = None) -> ReminderScanResult:
     # What is due first (reads only: visit ids and dates). A visit itself is read only for a
     # row that is written or re-checked, once per run (`visits`).
     coordinators = selectors.staff_by_site(StaffRole.COORDINATOR)
-    wanted, users = _wanted_reminders(now, coordinators)
+    wanted, users, still_wanted = _wanted_reminders(now, coordinators)
     visits = VisitsRead()
-    still_wanted = {
-        item_key(item)
-        for by_day in wanted.values()
-        for entries in by_day.values()
-        for item, _, _ in entries
-    }
-    _cancel_stale_reminders(now, result, visits, still_wanted)
+    unchanged = _cancel_stale_reminders(now, result, visits, still_wanted)
     drafts, draft_users = deviation_digest.drafts_for_coordinators(now, coordinators)
     users.update(draft_users)
     # The rows this run would create, read at once: a steady-state run (every hour, most items
     # known already) then writes nothing and asks nothing per coordinator.
-    existing = _existing_rows(wanted, drafts, users)
+    existing = _existing_rows(wanted, drafts, users, unchanged)
     # The visits of the rows this run creates, read at once (the day's first run creates them
     # all; one read per row would be a query per visit for those who take one email per item).
     visits.of(_visits_of_new_rows(wanted, users, existing))
@@ -124,20 +118,28 @@ def _visits_of_new_rows(wanted: dict, users: dict, existing: dict) -> set[int]:
     return ids
 
 
-def _existing_rows(wanted: dict, drafts: dict, users: dict) -> dict[str, OutboxEmail]:
+def _existing_rows(
+    wanted: dict, drafts: dict, users: dict, unchanged: dict[str, OutboxEmail]
+) -> dict[str, OutboxEmail]:
     """{dedup key: row} of the reminder rows this run's items map to: each coordinator's
-    digests, and the rows per item of those who take one email per item."""
+    digests, and the rows per item of those who take one email per item. `unchanged`: the
+    pending rows this run has read and left as they were ({dedup key: row}); only the other
+    keys are asked for (none in a steady-state run before the digests go out)."""
     keys = set()
     for user_id, by_day in wanted.items():
         per_item = users[user_id].staff_profile.reminder_mode == ReminderMode.PER_ITEM
         for (day, site_id), entries in by_day.items():
-            keys.add(digest_key(user_id, day, site_id))
             if per_item:
                 keys.update(item_dedup_key(item, user_id) for item, _, _ in entries)
+            else:
+                keys.add(digest_key(user_id, day, site_id))
     for user_id, by_day in drafts.items():
         keys.update(digest_key(user_id, day, None) for day in by_day)
-    rows = OutboxEmail.objects.filter(dedup_key__in=keys).only("dedup_key", "context")
-    return {row.dedup_key: row for row in rows}
+    found = {key: unchanged[key] for key in keys if key in unchanged}
+    if missing := keys - found.keys():
+        rows = OutboxEmail.objects.filter(dedup_key__in=missing).only("dedup_key", "context")
+        found |= {row.dedup_key: row for row in rows.order_by()}
+    return found
 
 
 def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, dict]:
@@ -163,11 +165,12 @@ def reminder_context(row: OutboxEmail, now: dt.datetime) -> tuple[str | None, di
 # --- What is due ---------------------------------------------------------------------------------
 
 
-def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict]:
+def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict, set[str]]:
     """({user id: {(local day, site id or None): [(item, visit id, send_after)]}}, {user id:
-    user}): the reminders due today, site-local, for each site's coordinators ({site id:
-    [users]}), on the days each chose (participants.staff.reminder_days_of). The site is in
-    the key only for a coordinator of several sites (one digest per site)."""
+    user}, {item_key of each item someone is told}): the reminders due today, site-local, for
+    each site's coordinators ({site id: [users]}), on the days each chose
+    (participants.staff.reminder_days_of). The site is in the key only for a coordinator of
+    several sites (one digest per site)."""
     sites = {s.pk: s for s in Site.objects.all()}
     today_of_site = {pk: now.astimezone(s.tz).date() for pk, s in sites.items()}
     days_of = {u.pk: reminder_days_of(u.staff_profile) for us in coordinators.values() for u in us}
@@ -198,19 +201,23 @@ def _wanted_reminders(now: dt.datetime, coordinators: dict) -> tuple[dict, dict]
     }
 
     wanted: dict = defaultdict(lambda: defaultdict(list))
-    users = {}
+    users, keys = {}, set()
     for visit in reminder_selectors.reminder_candidates(dates_by_site):
         site_id = visit.site_id
         today = today_of_site[site_id]
         send_after = send_after_of_site[site_id]
         for item in _reminder_items(visit, today, days_to_target[site_id]):
+            told = False
             for user_id, user, days, keyed_by_site in told_at_site[site_id]:
                 if item["days"] is not None and item["days"] not in days:
                     continue  # a day this person did not choose
                 users[user_id] = user
                 key = (today, site_id if keyed_by_site else None)
                 wanted[user_id][key].append((item, visit.pk, send_after))
-    return wanted, users
+                told = True
+            if told:  # its key made once, however many are told
+                keys.add(item_key(item))
+    return wanted, users, keys
 
 
 VISIT_DUE, WINDOW_CLOSES = OutboxKind.VISIT_DUE.value, OutboxKind.WINDOW_CLOSES.value
@@ -272,16 +279,20 @@ def _row_items(row: OutboxEmail) -> list[dict]:
 
 def _cancel_stale_reminders(
     now: dt.datetime, result: ReminderScanResult, known: VisitsRead, still_wanted: set[str]
-) -> None:
+) -> dict[str, OutboxEmail]:
     """Re-check every pending, unclaimed reminder row against the stored visit dates (`known`:
-    the visits this run reads, kept for the rows it writes next). An item this run wants again
-    (`still_wanted`, by _item_key) holds by construction: its visit was read scheduled, of a
-    participant not lost to follow-up, due on the item's date, today or later at its site."""
+    the visits this run reads, kept for the rows it writes next), and return the rows left as
+    they were read ({dedup key: row}). An item this run wants again (`still_wanted`, by
+    _item_key) holds by construction: its visit was read scheduled, of a participant not lost to
+    follow-up, due on the item's date, today or later at its site."""
     rows = list(
         OutboxEmail.objects.filter(
             status=OutboxStatus.PENDING, kind__in=REMINDER_KINDS, claimed_at__isnull=True
-        ).only("kind", "context")
+        )
+        .only("kind", "context", "dedup_key")
+        .order_by()
     )
+    unchanged = {}
     # (row, its items, whether this run wants each again), each item's key made once.
     checked = [
         (row, items, [item_key(i) in still_wanted for i in items])
@@ -296,6 +307,7 @@ def _cancel_stale_reminders(
     )
     for row, items, wanted in checked:
         if all(wanted):
+            unchanged[row.dedup_key] = row
             continue
         problems = [
             None if w else _item_problem(i, visits.get(i["visit"]), now)
@@ -303,6 +315,7 @@ def _cancel_stale_reminders(
         ]
         valid = [i for i, p in zip(items, problems, strict=True) if p is None]
         if len(valid) == len(items):
+            unchanged[row.dedup_key] = row
             continue
         # Conditional on the row being unclaimed: a worker may be sending it right now.
         unclaimed = OutboxEmail.objects.filter(
@@ -315,3 +328,4 @@ def _cancel_stale_reminders(
         ):
             result.cancelled += 1
             result.cancelled_reasons.extend(filter(None, problems))
+    return unchanged

@@ -315,6 +315,30 @@ def test_an_hourly_scan_with_nothing_new_asks_nothing_per_coordinator(
     assert rows() == before
 
 
+def test_the_pending_rows_a_scan_reads_are_not_read_again_to_find_what_exists(
+    protocol, site, coordinator
+):
+    """Before the digests go out, the steady state finds each digest among the pending rows it
+    has just re-checked; once a digest is sent, it is asked for by its key, and nothing new is
+    made either way."""
+    target = dt.date(2026, 6, 15)
+    aph_visit_with_target(site, coordinator, target)
+    at_7 = local(target - dt.timedelta(days=7), 7, site.time_zone)
+    services.reminders_scan(now=at_7)
+    digest = OutboxEmail.objects.get(kind=OutboxKind.REMINDER_DIGEST)
+
+    def by_key_reads(now) -> tuple[int, tuple]:
+        with CaptureQueriesContext(connection) as queries:
+            result = services.reminders_scan(now=now)
+        reads = sum('"dedup_key" IN' in q["sql"] for q in queries.captured_queries)
+        return reads, (result.created, result.digest_items_added, result.cancelled)
+
+    assert by_key_reads(at_7 + dt.timedelta(hours=1)) == (0, (0, 0, 0))
+    OutboxEmail.objects.filter(pk=digest.pk).update(status=OutboxStatus.SENT)
+    assert by_key_reads(at_7 + dt.timedelta(hours=2)) == (1, (0, 0, 0))
+    assert OutboxEmail.objects.count() == 1
+
+
 def test_each_site_is_read_for_its_own_reminder_days_only(protocol, site, site2, coordinator):
     """Sydney's today is a day ahead of New York's for most of the day: a visit is a candidate
     on its own site's dates, not on another site's."""
