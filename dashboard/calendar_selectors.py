@@ -85,7 +85,9 @@ def _day_of(start: dt.date, end: dt.date):
 @dataclass(frozen=True)
 class Range:
     """The days shown, with the widest window of any visit (schedule.listings.widest_window),
-    which bounds how far outside them an open window's target can lie."""
+    which bounds how far outside them an open window's target can lie. Its visits are those of
+    calendar_visits (an open window overlapping the range), found by their dates' indexes:
+    tests/dashboard/test_calendar_days.py holds the two to the same visits."""
 
     start: dt.date
     end: dt.date

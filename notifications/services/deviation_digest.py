@@ -31,7 +31,7 @@ _AT_LEAST = dt.timedelta(days=STALE_BUSINESS_DAYS)
 
 def is_stale(deviation: Deviation, today: dt.date) -> bool:
     """Still a draft after STALE_BUSINESS_DAYS business days (site time zone and holidays)."""
-    site = deviation.participant.site
+    site = deviation.site
     due = irb_report_due(
         deviation.identified_at,
         tz=site.tz,
@@ -43,13 +43,16 @@ def is_stale(deviation: Deviation, today: dt.date) -> bool:
 
 def stale_drafts(now: dt.datetime) -> list[Deviation]:
     """Every site's drafts older than STALE_BUSINESS_DAYS business days at `now`, oldest first."""
+    # The deviation's own site (a copy of its participant's), with only what is_stale reads:
+    # compiling every column of three tables cost more than the read (no drafts: 3 ms).
     drafts = (
         Deviation.objects.drafts()
         .filter(identified_at__lte=now - _AT_LEAST)
-        .select_related("participant__site")
+        .select_related("site")
+        .only("identified_at", "site__time_zone", "site__holidays", "site")
         .order_by("identified_at", "pk")
     )
-    return [d for d in drafts if is_stale(d, local_date(now, d.participant.site.tz))]
+    return [d for d in drafts if is_stale(d, local_date(now, d.site.tz))]
 
 
 def drafts_for_coordinators(
@@ -63,7 +66,7 @@ def drafts_for_coordinators(
     wanted: dict = defaultdict(dict)
     users = {}
     for deviation in stale_drafts(now):
-        site = deviation.participant.site
+        site = deviation.site
         today = local_date(now, site.tz)
         send_after = local_time_on(today, settings.REMINDER_HOUR, site.tz)
         for user in coordinators.get(site.pk, []):
