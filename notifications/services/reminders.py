@@ -121,10 +121,11 @@ def _visits_of_new_rows(wanted: dict, users: dict, existing: dict) -> set[int]:
 def _existing_rows(
     wanted: dict, drafts: dict, users: dict, unchanged: dict[str, OutboxEmail]
 ) -> dict[str, OutboxEmail]:
-    """{dedup key: row} of the reminder rows this run's items map to: each coordinator's
-    digests, and the rows per item of those who take one email per item. `unchanged`: the
-    pending rows this run has read and left as they were ({dedup key: row}); only the other
-    keys are asked for (none in a steady-state run before the digests go out)."""
+    """{dedup key: row} of the reminder rows this run's items map to: the digests of those who
+    take digests, the rows per item of those who take one email per item, and the digests of
+    the deviation drafts. `unchanged`: the pending rows this run has read and left as they were
+    ({dedup key: row}); only the other keys are asked for (none in a steady-state run before
+    the digests go out)."""
     keys = set()
     for user_id, by_day in wanted.items():
         per_item = users[user_id].staff_profile.reminder_mode == ReminderMode.PER_ITEM
