@@ -108,10 +108,12 @@ start_redis() {
         --dir "$WORK"
     wait_for "Redis" 20 redis-cli -p "$REDIS_PORT" ping
 }
+# The worker's processes: at most this many emails are in flight when it is SIGKILLed.
+WORKER_CONCURRENCY=2
 start_worker() {
     # A log of its own each time: the readiness line of a killed one must not count.
     [ ! -f "$WORK/worker.log" ] || mv "$WORK/worker.log" "$WORK/worker-killed-$(date +%s).log"
-    start worker "$BIN/celery" -A sle001 worker --loglevel=info --concurrency=2 -n "smoke-$$@%h"
+    start worker "$BIN/celery" -A sle001 worker --loglevel=info --concurrency="$WORKER_CONCURRENCY" -n "smoke-$$@%h"
     wait_for "the worker" 60 grep -q " ready." "$WORK/worker.log"
 }
 
@@ -153,7 +155,7 @@ smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 503 --within 20 -
 start_redis
 smoke healthz --base "$BASE" --token "$HEALTHZ_TOKEN" --expect 200 --within 60 --strict
 
-smoke check --mail "$MAIL" --within 120 --killed-at "$KILLED_AT"
+smoke check --mail "$MAIL" --within 120 --killed-at "$KILLED_AT" --in-flight "$WORKER_CONCURRENCY"
 
 # SMOKE_LOAD_ARGS: more options for benchmarks/load.py, e.g. "--think 5".
 load() {

@@ -79,3 +79,20 @@ def test_a_double_the_kill_does_not_explain_is_still_a_problem():
     three = mails((TWO, 9.9), (TWO, 12.0), (TWO, 13.0))
     assert smoke.resent_after_the_kill(three, {TWO: 12.1}, KILLED_AT) == set()
     assert smoke.resent_after_the_kill(mails((TWO, 9.9), (TWO, 12.0)), {TWO: 12.1}, None) == set()
+
+
+def test_only_the_emails_in_flight_at_the_kill_may_come_twice():
+    """With two worker processes, at most the last two emails accepted before the kill were
+    between acceptance and their row marked sent: a batch resent whole (marks rolled back
+    together) is a problem."""
+    smoke = smoke_module()
+    batch = [f"<sle001-outbox-{n}@h>" for n in range(1, 6)]
+    arrived = mails(*((mid, 9.0 + n / 10) for n, mid in enumerate(batch)))
+    arrived += mails(*((mid, 12.0 + n / 10) for n, mid in enumerate(batch)))
+    sent_at = {mid: 13.0 for mid in batch}
+    resent = smoke.resent_after_the_kill(arrived, sent_at, KILLED_AT, in_flight=2)
+    assert resent == set(batch[-2:])
+    problems = smoke.exactly_once_problems(
+        dict.fromkeys(batch, "x"), [m["message_id"] for m in arrived], {}, resent
+    )
+    assert problems == [f"{mid} arrived 2 times (doubled)" for mid in batch[:3]]
